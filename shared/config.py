@@ -47,6 +47,10 @@ class NatsConfig(Section):
     reconnect_wait_s: float = 0.5
     max_reconnect_wait_s: float = 5.0
     credentials_dir: str | None = None
+    # redelivery back-off of a failed JetStream message: base x 2^(deliveries-1), capped
+    retry_base_s: float = 0.5
+    retry_max_s: float = 30.0
+    fetch_batch: int = 64
 
     def __post_init__(self) -> None:
         _check(self.max_deliveries >= 1, "nats.max_deliveries", "must be at least 1")
@@ -178,6 +182,8 @@ class BuilderConfig(Section):
     take_profit_pct: float = 0.50  # of max profit
     stop_loss_multiple: float = 2.0  # of the credit received
     bracket: bool = False
+    # debit strategies cannot lose 2x a credit: their stop level is this share of the debit lost
+    debit_stop_loss_pct: float = 0.50
 
     def __post_init__(self) -> None:
         _check(

@@ -209,6 +209,9 @@ class OrderPlaced(Event, frozen=True, kw_only=True):
     limit_price: float
     legs: list[Leg]
     dry_run: bool = False
+    symbol: str = ""
+    strategy_type: StrategyType | None = None
+    rolled_from: str | None = None
 
 
 class OrderStatusChanged(Event, frozen=True, kw_only=True):

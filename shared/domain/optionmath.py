@@ -113,3 +113,105 @@ def bs_greeks(
         theta=np.where(live, theta_year / 365.0, zero),
         rho=np.where(live, rho, zero),
     )
+
+
+def _otm_forward_price(
+    f: FloatArray, k: FloatArray, w: FloatArray, otm_call: FloatArray
+) -> FloatArray:
+    """Undiscounted Black price of the out-of-the-money side at total volatility ``w``."""
+    sign = np.where(otm_call, 1.0, -1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d1 = np.log(f / k) / w + 0.5 * w
+    return sign * (f * ndtr(sign * d1) - k * ndtr(sign * (d1 - w)))
+
+
+def implied_vol(
+    price: ArrayLike,
+    s: ArrayLike,
+    k: ArrayLike,
+    t: ArrayLike,
+    r: ArrayLike,
+    q: ArrayLike,
+    is_call: ArrayLike,
+    *,
+    tol: float = 1e-8,
+    max_iter: int = 100,
+) -> FloatArray:
+    """Annualized Black-Scholes-Merton volatility that reproduces ``price`` (per share).
+
+    NaN where no volatility fits: ``t <= 0``, non-positive inputs, a price at or below the
+    discounted intrinsic value (no time value left to explain) or at or above the no-arbitrage
+    bound (``s e^{-qt}`` for calls, ``k e^{-rt}`` for puts).
+
+    The solve runs on the out-of-the-money side (put-call parity turns an in-the-money call into
+    the put of the same strike), where the time value is the whole price, in total volatility
+    ``w = sigma sqrt(t)``, on the log of the price: the log is close to linear in ``w`` from the
+    wings to the money, so Newton converges in a handful of steps for deep OTM/ITM and short
+    expiries alike. Every Newton step is kept inside a bracket that shrinks on each evaluation,
+    and a step that leaves it is replaced by a (geometric) bisection, so the iteration cannot
+    diverge; ``max_iter`` bounds the work. ``tol`` is the relative price error accepted.
+    """
+    p_, s_, k_, t_, r_, q_, c_ = _broadcast(price, s, k, t, r, q, is_call)
+    call = c_.astype(bool)
+    out = np.full(p_.shape, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        forward = s_ * np.exp((r_ - q_) * t_)
+        undiscounted = p_ * np.exp(r_ * t_)
+        otm_call = k_ >= forward
+        # a call below the forward (or a put above it) is in the money: parity leaves its time value
+        target = undiscounted - np.where(
+            call != otm_call, np.where(call, 1.0, -1.0) * (forward - k_), 0.0
+        )
+        bound = np.where(otm_call, forward, k_)
+        valid = (
+            np.isfinite(target)
+            & np.isfinite(bound)
+            & (t_ > 0)
+            & (s_ > 0)
+            & (k_ > 0)
+            & (target > 0)
+            & (target < bound)
+        )
+    idx = np.flatnonzero(valid)
+    if idx.size == 0:
+        return out
+
+    f, kk, y, oc = forward.ravel()[idx], k_.ravel()[idx], target.ravel()[idx], otm_call.ravel()[idx]
+    log_y = np.log(y)
+    x = np.abs(np.log(f / kk))
+    # start at the larger of the at-the-money approximation and the inflection point of the
+    # price in w (Manaster-Koehler), which keeps the first Newton steps on the right side
+    w = np.maximum(np.sqrt(2.0 * np.pi) * y / np.sqrt(f * kk), np.sqrt(2.0 * x))
+    w = np.maximum(w, 1e-4)
+    lo = np.zeros_like(w)
+    hi = np.full_like(w, np.inf)
+    result = np.full_like(w, np.nan)
+    active = np.arange(idx.size)
+    for _ in range(max_iter):
+        fa, ka, wa, ya = f[active], kk[active], w[active], log_y[active]
+        model = _otm_forward_price(fa, ka, wa, oc[active])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.log(np.maximum(model, 0.0)) - ya
+            d1 = np.log(fa / ka) / wa + 0.5 * wa
+            slope = fa * _pdf(d1) / model  # d ln(price) / dw
+            newton = wa - g / slope
+        done = np.abs(g) <= tol
+        result[active[done]] = wa[done]
+        high = g > 0
+        hi[active] = np.where(high, wa, hi[active])
+        lo[active] = np.where(high, lo[active], wa)
+        lo_a, hi_a = lo[active], hi[active]
+        bisect = np.where(
+            np.isinf(hi_a), 2.0 * wa, np.where(lo_a > 0, np.sqrt(lo_a * hi_a), 0.5 * hi_a)
+        )
+        inside = np.isfinite(newton) & (newton > lo_a) & (newton < hi_a)
+        nxt = np.where(inside, newton, bisect)
+        # the bracket has closed to rounding: the best w is known even if |g| stays above tol
+        narrow = np.isfinite(hi_a) & (hi_a - lo_a <= 4.0 * np.finfo(float).eps * hi_a)
+        result[active[narrow & ~done]] = nxt[narrow & ~done]
+        w[active] = nxt
+        active = active[~(done | narrow)]
+        if active.size == 0:
+            break
+    out.ravel()[idx] = result / np.sqrt(t_.ravel()[idx])
+    return out

@@ -1,0 +1,239 @@
+"""The book of strategies, built from fills (never from intentions) and from exits.
+
+Every handler here is idempotent: fills are keyed by ``exec_id``, exits set absolute quantities,
+so a JetStream redelivery (in any order) leaves the book as it was.
+
+Units: ``entry_price`` is the signed net price per unit (credit positive) averaged over the
+opening fills; ``realized_pnl``, ``max_profit`` and ``max_loss`` are currency for the position.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import msgspec
+
+from shared.enums import ExitResult, OrderPurpose, OrderSide, StrategyStatus, StrategyType
+from shared.events import (
+    MULTIPLIER,
+    ExitExecuted,
+    Leg,
+    LegFill,
+    OrderDenied,
+    OrderFilled,
+    OrderPlaced,
+    OrderRejected,
+    OrderStatusChanged,
+    StrategyBuilt,
+)
+from shared.enums import TERMINAL_ORDER_STATUSES
+
+_EXIT_PURPOSES = frozenset({OrderPurpose.EXIT, OrderPurpose.REDUCE})
+
+
+class Position(msgspec.Struct, kw_only=True):
+    """One strategy as the monitor knows it; persisted as one row of the positions table."""
+
+    strategy_id: str
+    symbol: str = ""
+    strategy_type: StrategyType = StrategyType.CUSTOM
+    legs: list[Leg] = []
+    status: StrategyStatus = StrategyStatus.PENDING
+    quantity: int = 0
+    entry_price: float = 0.0
+    opened_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    max_profit: float | None = None  # per unit, currency; None: computed from the payoff
+    max_loss: float | None = None
+    iv_at_entry: float | None = None
+    vix_at_entry: float | None = None
+    realized_pnl: float = 0.0
+    commission: float = 0.0
+    rolled_from: str | None = None
+    rolled_into: str | None = None
+    exit_working: bool = False
+    exec_ids: list[str] = []
+    updated_at: dt.datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == StrategyStatus.OPEN and self.quantity > 0 and bool(self.legs)
+
+
+def _leg_key(leg: Leg | LegFill) -> tuple[str, float, dt.date]:
+    return (leg.right.value, round(leg.strike, 4), leg.expiry)
+
+
+def net_fill_price(fill: OrderFilled, legs: list[Leg]) -> float:
+    """The fill's signed net price per unit for ``legs`` only (credit positive).
+
+    A roll combo fills the closing legs of the old strategy and the opening legs of the new one
+    in one order; its combo price mixes both, so the new strategy's price is rebuilt from the
+    per-leg fills of its own legs. Without usable leg fills the combo price is all there is.
+    """
+    wanted = {_leg_key(leg): leg for leg in legs}
+    mine = [lf for lf in fill.legs if _leg_key(lf) in wanted]
+    if len(mine) != len(wanted) or len(mine) == len(fill.legs):
+        return fill.price
+    total = 0.0
+    for lf in mine:
+        ratio = abs(wanted[_leg_key(lf)].quantity)
+        total += (lf.price if lf.side == OrderSide.SELL else -lf.price) * ratio
+    return total
+
+
+def payoff_extremes(legs: list[Leg], entry_price: float) -> tuple[float, float]:
+    """(max profit, max loss) per unit in currency at expiry; math.inf when unbounded.
+
+    The payoff is piecewise linear with kinks at the strikes, so its extremes over [0, inf) are
+    at 0, a strike, or unbounded along the slope above the highest strike.
+    """
+    if not legs:
+        return 0.0, 0.0
+    strikes = sorted({leg.strike for leg in legs})
+    points = [0.0, *strikes]
+
+    def value(s: float) -> float:
+        intrinsic = sum(
+            leg.quantity * (max(s - leg.strike, 0.0) if leg.right.value == "c" else max(leg.strike - s, 0.0))
+            for leg in legs
+        )
+        return (entry_price + intrinsic) * MULTIPLIER
+
+    values = [value(s) for s in points]
+    slope = sum(leg.quantity for leg in legs if leg.right.value == "c")
+    best = math.inf if slope > 0 else max(values)
+    worst = math.inf if slope < 0 else -min(values)
+    return max(best, 0.0), max(worst, 0.0)
+
+
+class Book:
+    """Positions by strategy id, with the handlers that keep them true to the fills."""
+
+    def __init__(self, positions: list[Position] | None = None) -> None:
+        self.positions: dict[str, Position] = {p.strategy_id: p for p in positions or []}
+
+    def _get(self, strategy_id: str) -> Position:
+        pos = self.positions.get(strategy_id)
+        if pos is None:
+            pos = self.positions[strategy_id] = Position(strategy_id=strategy_id)
+        return pos
+
+    def open_positions(self) -> list[Position]:
+        return [p for p in self.positions.values() if p.is_open]
+
+    def _learn_structure(
+        self,
+        pos: Position,
+        symbol: str,
+        strategy_type: StrategyType | None,
+        legs: list[Leg],
+        rolled_from: str | None,
+    ) -> None:
+        # the first structure seen wins: a later replay of the same facts changes nothing
+        pos.symbol = pos.symbol or symbol
+        if strategy_type is not None and pos.strategy_type == StrategyType.CUSTOM:
+            pos.strategy_type = strategy_type
+        if not pos.legs and legs:
+            pos.legs = [msgspec.structs.replace(leg, price=None) for leg in legs]
+        pos.rolled_from = pos.rolled_from or rolled_from
+
+    def on_strategy_built(self, event: StrategyBuilt) -> Position:
+        pos = self._get(event.strategy_id)
+        self._learn_structure(
+            pos, event.symbol, event.strategy_type, event.legs, event.rolled_from
+        )
+        quantity = max(event.quantity, 1)
+        pos.max_profit = pos.max_profit if pos.max_profit is not None else event.max_profit / quantity
+        pos.max_loss = pos.max_loss if pos.max_loss is not None else event.max_loss / quantity
+        return pos
+
+    def on_order_placed(self, event: OrderPlaced) -> Position:
+        pos = self._get(event.strategy_id)
+        if event.purpose in (OrderPurpose.ENTRY, OrderPurpose.ROLL) and not pos.is_open:
+            self._learn_structure(
+                pos, event.symbol, event.strategy_type, event.legs, event.rolled_from
+            )
+        elif pos.is_open and event.purpose in (*_EXIT_PURPOSES, OrderPurpose.ROLL):
+            pos.exit_working = True
+        return pos
+
+    def on_order_ended(
+        self, event: OrderStatusChanged | OrderRejected | OrderDenied
+    ) -> Position | None:
+        """An exit order that ended without closing the position: no exit is working any more."""
+        pos = self.positions.get(event.strategy_id)
+        if pos is None or event.purpose not in (*_EXIT_PURPOSES, OrderPurpose.ROLL):
+            return None
+        if isinstance(event, OrderStatusChanged) and (
+            event.status not in TERMINAL_ORDER_STATUSES or event.status.value == "filled"
+        ):
+            return None
+        pos.exit_working = False
+        return pos
+
+    def on_order_filled(self, event: OrderFilled, now: dt.datetime) -> Position | None:
+        """Apply one execution; returns the position it changed, None for a repeat."""
+        pos = self._get(event.strategy_id)
+        if event.exec_id in pos.exec_ids:
+            return None
+        pos.exec_ids.append(event.exec_id)
+        opening = event.purpose == OrderPurpose.ENTRY or (
+            event.purpose == OrderPurpose.ROLL and pos.rolled_from is not None
+        )
+        pos.commission += event.commission
+        if opening:
+            self._open(pos, event, now)
+        else:
+            self._close(pos, event, now)
+        pos.updated_at = now
+        return pos
+
+    def _open(self, pos: Position, event: OrderFilled, now: dt.datetime) -> None:
+        if not pos.legs:
+            # structure not seen yet (events out of order): the leg fills describe it
+            pos.legs = [
+                Leg(
+                    right=lf.right,
+                    strike=lf.strike,
+                    expiry=lf.expiry,
+                    quantity=(1 if lf.side == OrderSide.BUY else -1) * max(lf.quantity // max(event.quantity, 1), 1),
+                    con_id=lf.con_id,
+                )
+                for lf in event.legs
+            ]
+        price = net_fill_price(event, pos.legs)
+        total = pos.quantity + event.quantity
+        pos.entry_price = (pos.entry_price * pos.quantity + price * event.quantity) / total
+        pos.quantity = total
+        if pos.status in (StrategyStatus.PENDING, StrategyStatus.FAILED):
+            pos.status = StrategyStatus.OPEN
+            pos.opened_at = event.market_time or now
+
+    def _close(self, pos: Position, event: OrderFilled, now: dt.datetime) -> None:
+        closed = min(event.quantity, pos.quantity)
+        pos.realized_pnl += (pos.entry_price + event.price) * MULTIPLIER * closed
+        pos.quantity -= closed
+        if pos.quantity == 0 and pos.status == StrategyStatus.OPEN:
+            pos.status = StrategyStatus.CLOSED
+            pos.closed_at = event.market_time or now
+            pos.exit_working = False
+
+    def on_exit_executed(self, event: ExitExecuted, now: dt.datetime) -> Position | None:
+        pos = self.positions.get(event.strategy_id)
+        if pos is None:
+            return None
+        pos.exit_working = False
+        if event.result == ExitResult.REDUCED and pos.status == StrategyStatus.OPEN:
+            pos.quantity = max(event.remaining_quantity, 0)
+        elif event.result in (ExitResult.CLOSED, ExitResult.ROLLED):
+            pos.quantity = 0
+            pos.rolled_into = event.new_strategy_id or pos.rolled_into
+            if event.realized_pnl is not None:
+                pos.realized_pnl = event.realized_pnl
+        if pos.quantity == 0 and pos.status == StrategyStatus.OPEN:
+            pos.status = StrategyStatus.CLOSED
+            pos.closed_at = event.market_time or now
+        pos.updated_at = now
+        return pos

@@ -1,0 +1,348 @@
+"""The bus: one NATS connection per service, typed publish/subscribe, durable consumers.
+
+Handlers never ack: ``_settle`` applies the verdict of ``outcome.decide`` to every consumed
+message, after the handler has returned (and so after it has persisted its work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import nats
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from shared.bus.outcome import UNHANDLEABLE, Verdict, decide, is_transient
+from shared.bus.streams import ConsumerSpec, ensure_consumer, stream_of
+from shared.config import NatsConfig
+from shared.events import AnyEvent, Codec, DeadLettered, Event, encode
+from shared.subjects import Subjects
+
+log = logging.getLogger(__name__)
+
+PUBLISH_ATTEMPTS = 5
+FETCH_TIMEOUT_S = 1.0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a consumed message arrived: what a handler may need beyond the event itself."""
+
+    subject: str
+    stream_seq: int
+    deliveries: int  # the server's count, 1 on the first delivery
+    headers: dict[str, str]
+    data: bytes
+
+
+Handler = Callable[[Any, Delivery], Awaitable[None]]
+CoreHandler = Callable[[Any], Awaitable[None]]
+Responder = Callable[[Any], Awaitable[Event]]
+
+
+def _error_text(error: BaseException) -> str:
+    # msgspec's message already carries the path (`- at `$.legs[0].strike``)
+    return f"{type(error).__name__}: {error}"
+
+
+@dataclass
+class _Consumer:
+    spec: ConsumerSpec
+    task: asyncio.Task[None]
+    busy: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Bus:
+    """A connected service's view of NATS. Build it with ``connect``."""
+
+    def __init__(self, nc: Client, config: NatsConfig, service: str) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.config = config
+        self.service = service
+        self.subjects = Subjects(config.subject_prefix)
+        self._consumers: list[_Consumer] = []
+        self._subs: list[Any] = []
+        self._stopping = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._in_flight = 0
+        self._idle.set()
+        self._closed = False
+
+    # --- publishing -------------------------------------------------------------------------
+
+    async def publish(self, event: Event, subject: str | None = None) -> Event:
+        """Publish; through JetStream (de-duplicated by event id) when a stream holds the subject.
+
+        Returns the event as sent (with ``producer`` stamped).
+        """
+        if not event.producer:
+            event = msgspec.structs.replace(event, producer=self.service)
+        subject = subject or self.subjects.for_event(event)
+        data = encode(event)
+        if stream_of(subject, self.config.subject_prefix) is None:
+            await self.nc.publish(subject, data)
+            return event
+        headers = {"Nats-Msg-Id": event.event_id}
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            try:
+                await self.js.publish(subject, data, headers=headers)
+                return event
+            except nats.errors.TimeoutError:
+                # same msg id: the server drops the copy if the first attempt did land
+                if attempt == PUBLISH_ATTEMPTS:
+                    raise
+                log.warning("publish timed out, retrying", extra={"subject": subject})
+                await asyncio.sleep(self.config.retry_base_s * attempt)
+        raise AssertionError("unreachable")
+
+    async def dead_letter(
+        self,
+        subject: str,
+        data: bytes,
+        error: BaseException,
+        deliveries: int = 1,
+        headers: dict[str, str] | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        letter = DeadLettered(
+            service=self.service,
+            subject=subject,
+            error_type=type(error).__name__,
+            error=_error_text(error),
+            payload=data,
+            deliveries=deliveries,
+            headers=headers or {},
+        )
+        if event_id:
+            letter = msgspec.structs.replace(letter, event_id=event_id)
+        log.error(
+            "dead-lettered",
+            extra={"subject": subject, "error": letter.error, "deliveries": deliveries},
+        )
+        await self.publish(letter)
+
+    # --- core subscriptions and request/reply ----------------------------------------------
+
+    async def subscribe(
+        self,
+        subject: str,
+        handler: CoreHandler,
+        types: Any = AnyEvent,
+        queue: str = "",
+    ) -> None:
+        """A core subscription (latest value wins); undecodable messages are dead-lettered."""
+        codec = Codec(types)
+
+        async def on_msg(msg: Msg) -> None:
+            try:
+                event = codec.decode(msg.data)
+            except UNHANDLEABLE as exc:
+                await self.dead_letter(msg.subject, msg.data, exc)
+                return
+            async with self._track():
+                try:
+                    await handler(event)
+                except Exception:
+                    log.exception("handler failed", extra={"subject": msg.subject})
+
+        self._subs.append(await self.nc.subscribe(subject, queue=queue, cb=on_msg))
+
+    async def request(
+        self,
+        event: Event,
+        subject: str,
+        reply_type: Any,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed API; passed to nc.request
+    ) -> Any:
+        """Request/reply on a subject outside every stream; raises ``nats.errors.TimeoutError``."""
+        if not event.producer:
+            event = msgspec.structs.replace(event, producer=self.service)
+        msg = await self.nc.request(subject, encode(event), timeout=timeout)
+        return Codec(reply_type).decode(msg.data)
+
+    async def serve(self, subject: str, handler: Responder, types: Any = AnyEvent) -> None:
+        """Answer requests on ``subject`` (queue group: the service), one reply per request."""
+        if stream_of(subject, self.config.subject_prefix) is not None:
+            raise ValueError(f"{subject} is inside a stream: JetStream would answer it")
+        codec = Codec(types)
+
+        async def on_request(msg: Msg) -> None:
+            try:
+                request = codec.decode(msg.data)
+            except UNHANDLEABLE as exc:
+                await self.dead_letter(msg.subject, msg.data, exc)
+                return
+            async with self._track():
+                try:
+                    reply = await handler(request)
+                except Exception:
+                    # the requester times out and decides; the cause is in this log
+                    log.exception("request handler failed", extra={"subject": subject})
+                    return
+            if not reply.producer:
+                reply = msgspec.structs.replace(reply, producer=self.service)
+            await msg.respond(encode(reply))
+
+        self._subs.append(await self.nc.subscribe(subject, queue=self.service, cb=on_request))
+
+    # --- durable consumers -----------------------------------------------------------------
+
+    async def consume(self, spec: ConsumerSpec, handler: Handler, types: Any = AnyEvent) -> None:
+        """Start a durable pull consumer task calling ``handler(event, delivery)``."""
+        stream = await ensure_consumer(self.js, spec, self.config)
+        psub = await self.js.pull_subscribe_bind(durable=spec.durable, stream=stream)
+        codec = Codec(types)
+        task = asyncio.create_task(self._pull(spec, psub, codec, handler), name=spec.durable)
+        self._consumers.append(_Consumer(spec, task))
+
+    async def _pull(
+        self,
+        spec: ConsumerSpec,
+        psub: JetStreamContext.PullSubscription,
+        codec: Codec[Any],
+        handler: Handler,
+    ) -> None:
+        while not self._stopping.is_set():
+            try:
+                msgs = await psub.fetch(self.config.fetch_batch, timeout=FETCH_TIMEOUT_S)
+            except nats.errors.TimeoutError:
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+                return
+            except Exception:
+                log.exception("fetch failed", extra={"durable": spec.durable})
+                await asyncio.sleep(self.config.retry_base_s)
+                continue
+            for msg in msgs:
+                if self._stopping.is_set():
+                    break  # unacked: redelivered after ack_wait, to this or the next run
+                async with self._track():
+                    await self._handle(msg, codec, handler)
+
+    async def _handle(self, msg: Msg, codec: Codec[Any], handler: Handler) -> None:
+        meta = msg.metadata
+        delivery = Delivery(
+            subject=msg.subject,
+            stream_seq=meta.sequence.stream,
+            deliveries=meta.num_delivered,
+            headers=dict(msg.headers or {}),
+            data=msg.data,
+        )
+        error: BaseException | None = None
+        try:
+            await handler(codec.decode(msg.data), delivery)
+        except Exception as exc:
+            error = exc
+        await self._settle(msg, delivery, error)
+
+    async def _settle(self, msg: Msg, delivery: Delivery, error: BaseException | None) -> None:
+        outcome = decide(
+            error,
+            delivery.deliveries,
+            self.config.max_deliveries,
+            self.config.retry_base_s,
+            self.config.retry_max_s,
+        )
+        if outcome.verdict is Verdict.ACK:
+            await msg.ack()
+            return
+        assert error is not None
+        if outcome.verdict is Verdict.NAK:
+            transient = is_transient(error)
+            trace = "" if transient else "".join(traceback.format_exception(error, limit=5))
+            log.log(
+                logging.WARNING if transient else logging.ERROR,
+                "handler failed, will retry",
+                extra={
+                    "subject": delivery.subject,
+                    "deliveries": delivery.deliveries,
+                    "delay_s": outcome.delay_s,
+                    "error": _error_text(error),
+                    "trace": trace,
+                },
+            )
+            await msg.nak(delay=outcome.delay_s)
+            return
+        stream = msg.metadata.stream
+        await self.dead_letter(
+            delivery.subject,
+            delivery.data,
+            error,
+            delivery.deliveries,
+            delivery.headers,
+            # a stable id: a crash between dead-lettering and term() does not letter it twice
+            event_id=f"dlq-{self.service}-{stream}-{delivery.stream_seq}",
+        )
+        await msg.term()
+
+    @contextlib.asynccontextmanager
+    async def _track(self) -> Any:
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    # --- shutdown ----------------------------------------------------------------------------
+
+    async def stop_intake(self, grace_s: float = 10.0) -> None:
+        """Stop fetching and subscriptions; let running handlers finish (bounded by grace_s)."""
+        self._stopping.set()
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subs.clear()
+        tasks = [c.task for c in self._consumers]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=FETCH_TIMEOUT_S + grace_s)
+            for task in pending:
+                task.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace_s)
+
+    async def close(self, grace_s: float = 10.0) -> None:
+        """Stop intake, then drain the connection last so final publishes still go out."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.stop_intake(grace_s)
+        with contextlib.suppress(Exception):
+            await self.nc.drain()
+
+
+async def connect(config: NatsConfig, name: str, url: str | None = None) -> Bus:
+    """Connect as ``name`` and reconnect forever with back-off."""
+    url = url or config.url or "nats://127.0.0.1:4222"
+
+    async def on_error(exc: Exception) -> None:
+        log.error("nats error", extra={"error": _error_text(exc)})
+
+    async def on_disconnected() -> None:
+        log.warning("nats disconnected")
+
+    async def on_reconnected() -> None:
+        log.info("nats reconnected", extra={"url": str(nc.connected_url)})
+
+    nc = await nats.connect(
+        servers=[url],
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=config.reconnect_wait_s,
+        error_cb=on_error,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
+    )
+    return Bus(nc, config, name)

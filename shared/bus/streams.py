@@ -1,0 +1,161 @@
+"""Every JetStream stream and durable consumer, declared in one place and created at start-up.
+
+Market data (``md``), position snapshots, signals, book events and request/reply (``rpc``) stay on
+core NATS: latest value wins, or the caller retries. What moves money or must not be lost
+(strategies, orders, decisions, exits, commands, alerts, dead letters) is in a stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
+
+from shared.config import NatsConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A stream: ``key`` names it in this table; subjects are relative to the prefix."""
+
+    key: str
+    subjects: tuple[str, ...]
+    description: str
+
+    def name(self, prefix: str) -> str:
+        # stream names allow no dots or wildcards; the prefix keeps test runs apart
+        return re.sub(r"[^A-Za-z0-9_-]", "_", f"{prefix}_{self.key}").upper()
+
+    def full_subjects(self, prefix: str) -> list[str]:
+        return [f"{prefix}.{s}" for s in self.subjects]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer of one service on one stream; filters relative to the prefix."""
+
+    service: str
+    stream: str
+    filter_subjects: tuple[str, ...]
+
+    @property
+    def durable(self) -> str:
+        return f"{self.service}-{self.stream}"
+
+    def full_filters(self, prefix: str) -> list[str]:
+        return [f"{prefix}.{s}" for s in self.filter_subjects]
+
+
+STREAMS: tuple[StreamSpec, ...] = (
+    StreamSpec("strategy_built", ("strategy.built.>",), "strategies to open, entry → execution"),
+    StreamSpec("orders", ("order.>",), "order placements, status changes and fills"),
+    StreamSpec("decisions", ("decision.>",), "exit decisions, decision → execution"),
+    StreamSpec("exits", ("exit.>",), "exits carried out by execution"),
+    StreamSpec("commands", ("cmd.>",), "operator commands"),
+    StreamSpec("alerts", ("alert.>",), "alerts and their status changes"),
+    StreamSpec("dlq", ("dlq.>",), "dead letters: messages a service could not handle"),
+)
+
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("execution", "strategy_built", ("strategy.built.>",)),
+    ConsumerSpec("execution", "decisions", ("decision.>",)),
+    ConsumerSpec("execution", "commands", ("cmd.close_all", "cmd.halt", "cmd.resume")),
+    ConsumerSpec("monitor", "orders", ("order.>",)),
+    ConsumerSpec("monitor", "exits", ("exit.>",)),
+    ConsumerSpec("monitor", "commands", ("cmd.snapshot_now", "cmd.close_all")),
+    ConsumerSpec("entry", "orders", ("order.>",)),
+    ConsumerSpec("entry", "exits", ("exit.>",)),
+    ConsumerSpec("entry", "commands", ("cmd.evaluate_entry", "cmd.halt", "cmd.resume")),
+    ConsumerSpec("decision", "exits", ("exit.>",)),
+    ConsumerSpec("decision", "commands", ("cmd.alert_ack", "cmd.alert_resolve")),
+)
+
+_STREAMS_BY_KEY = {s.key: s for s in STREAMS}
+
+
+def consumers_of(service: str) -> tuple[ConsumerSpec, ...]:
+    return tuple(c for c in CONSUMERS if c.service == service)
+
+
+def consumer(service: str, stream: str) -> ConsumerSpec:
+    for spec in CONSUMERS:
+        if spec.service == service and spec.stream == stream:
+            return spec
+    raise KeyError(f"no consumer of {service} on {stream} in shared/bus/streams.py")
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS wildcard match: ``*`` one token, ``>`` one or more trailing tokens."""
+    p, s = pattern.split("."), subject.split(".")
+    for i, token in enumerate(p):
+        if token == ">":
+            return len(s) > i
+        if i >= len(s) or (token != "*" and token != s[i]):
+            return False
+    return len(p) == len(s)
+
+
+def stream_of(subject: str, prefix: str) -> StreamSpec | None:
+    """The stream holding ``subject``, or None for a core NATS subject."""
+    for spec in STREAMS:
+        if any(subject_matches(p, subject) for p in spec.full_subjects(prefix)):
+            return spec
+    return None
+
+
+def stream_config(spec: StreamSpec, config: NatsConfig) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name(config.subject_prefix),
+        subjects=spec.full_subjects(config.subject_prefix),
+        description=spec.description,
+        storage=StorageType.FILE if config.storage == "file" else StorageType.MEMORY,
+        num_replicas=config.replicas,
+        duplicate_window=config.duplicate_window_s,
+    )
+
+
+def consumer_config(spec: ConsumerSpec, config: NatsConfig) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=spec.durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=config.ack_wait_s,
+        max_deliver=config.max_deliveries,
+        filter_subjects=spec.full_filters(config.subject_prefix),
+    )
+
+
+async def ensure_streams(js: JetStreamContext, config: NatsConfig) -> None:
+    """Create every stream, or update it to the declared config; safe to run on every start."""
+    for spec in STREAMS:
+        wanted = stream_config(spec, config)
+        try:
+            await js.stream_info(wanted.name)
+        except NotFoundError:
+            await js.add_stream(wanted)
+            log.info("stream created", extra={"stream": wanted.name})
+        else:
+            await js.update_stream(wanted)
+
+
+async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec, config: NatsConfig) -> str:
+    """Create the durable consumer (the server updates a changed one); returns its stream name."""
+    stream = _STREAMS_BY_KEY[spec.stream].name(config.subject_prefix)
+    try:
+        await js.add_consumer(stream, consumer_config(spec, config))
+    except BadRequestError as exc:
+        # an existing durable whose config cannot change in place: keep it, say so
+        log.warning("consumer kept as is", extra={"durable": spec.durable, "error": str(exc)})
+    return stream

@@ -1,0 +1,186 @@
+"""`v6 up`: the whole system on one machine with embedded defaults.
+
+Starts a nats-server with JetStream (unless ``V6_NATS_URL`` names one), the IB simulator (unless
+``sim.enabled`` is false, e.g. against a real gateway) and the four services as child processes,
+prefixes their log lines with the child's name, restarts a child that dies with back-off, and on
+Ctrl-C/SIGTERM stops them in reverse order (services first, so their last events still reach
+NATS, then the simulator, then NATS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.config import Config
+from shared.natsserver import NatsServer
+
+SERVICES = ("execution", "monitor", "decision", "entry")
+NATS_URL_FILE = "nats.url"
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    pumps: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class Supervisor:
+    def __init__(self, config: Config, *, out: object = sys.stdout) -> None:
+        self.config = config
+        self.out = out
+        self.children: list[Child] = []
+        self.nats: NatsServer | None = None
+        self.stopping = asyncio.Event()
+        self._width = 10
+
+    def _say(self, name: str, line: str) -> None:
+        print(f"{name:<{self._width}}| {line}", file=self.out, flush=True)  # type: ignore[arg-type]
+
+    async def _pump(self, child: Child, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            self._say(child.name, line.decode(errors="replace").rstrip())
+
+    async def _spawn(self, child: Child) -> None:
+        child.process = await asyncio.create_subprocess_exec(
+            *child.argv,
+            env=child.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children
+        )
+        assert child.process.stdout is not None
+        child.pumps = [asyncio.create_task(self._pump(child, child.process.stdout))]
+
+    async def _watch(self, child: Child) -> None:
+        """Restart a child that exits while the system is up, with back-off."""
+        while not self.stopping.is_set():
+            assert child.process is not None
+            code = await child.process.wait()
+            if self.stopping.is_set():
+                return
+            delay = min(2.0**child.restarts, 30.0)
+            child.restarts += 1
+            self._say("v6", f"{child.name} exited with {code}; restarting in {delay:.0f} s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+            if self.stopping.is_set():
+                return
+            await self._spawn(child)
+
+    def _env(self, nats_url: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["V6_NATS_URL"] = nats_url
+        env["V6_DATA_ROOT"] = str(self.config.data_root.resolve())
+        env["V6__IB__PORT"] = str(self.config.ib.port)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    async def start(self) -> str:
+        root = self.config.data_root
+        root.mkdir(parents=True, exist_ok=True)
+        nats_url = self.config.nats.url
+        if nats_url is None:
+            self.nats = NatsServer(root / "nats")
+            await self.nats.__aenter__()
+            nats_url = self.nats.url
+            self._say("nats", f"nats-server with JetStream on {nats_url} (store {root / 'nats'})")
+        (root / NATS_URL_FILE).write_text(nats_url + "\n")
+        env = self._env(nats_url)
+        python = sys.executable
+        if self.config.sim.enabled:
+            if not _port_free(self.config.ib.host, self.config.ib.port):
+                raise SystemExit(
+                    f"port {self.config.ib.port} is in use: set V6__IB__PORT to a free port"
+                )
+            sim_argv = [
+                python, "-m", "services.ibsim",
+                "--port", str(self.config.ib.port),
+                "--nats-url", nats_url,
+            ]  # fmt: skip
+            if self.config.sim.control_enabled:
+                sim_argv.append("--control")
+            self.children.append(Child("ibsim", sim_argv, env))
+        for name in SERVICES:
+            self.children.append(Child(name, [python, "-m", f"services.{name}"], env))
+        for child in self.children:
+            await self._spawn(child)
+            if child.name == "ibsim":
+                await self._wait_port(self.config.ib.host, self.config.ib.port)
+        return nats_url
+
+    async def _wait_port(self, host: str, port: int, timeout: float = 15.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection(host, port)
+                writer.close()
+                return
+            await asyncio.sleep(0.1)
+        self._say("v6", f"the simulator is not listening on {port} yet; services will retry")
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        self.stopping.set()
+        for child in reversed(self.children):
+            proc = child.process
+            if proc is None or proc.returncode is not None:
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), timeout)
+            except TimeoutError:
+                self._say("v6", f"{child.name} did not stop in {timeout:.0f} s; killing it")
+                proc.kill()
+                await proc.wait()
+            for pump in child.pumps:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pump, 1.0)
+        if self.nats is not None:
+            await self.nats.__aexit__(None, None, None)
+            self._say("nats", "stopped")
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        watchers = [asyncio.create_task(self._watch(c)) for c in self.children]
+        self._say("v6", "up: `v6 tap` shows the events, `v6 status` the services; Ctrl-C stops")
+        await stop.wait()
+        self._say("v6", "stopping")
+        await self.stop()
+        for w in watchers:
+            w.cancel()
+        return 0
+
+
+def nats_url_for(config: Config) -> str:
+    """The NATS URL a CLI command should use: configured, else the one `v6 up` wrote."""
+    if config.nats.url:
+        return config.nats.url
+    recorded = Path(config.data_root) / NATS_URL_FILE
+    if recorded.exists():
+        return recorded.read_text().strip()
+    return "nats://127.0.0.1:4222"

