@@ -83,6 +83,8 @@ class IBConfig(Section):
     # IB allows 50 messages/s from a client; keep a margin
     max_messages_per_s: int = 45
     max_market_data_lines: int = 100
+    # conflation: at most this many md.<SYMBOL> updates per symbol per second
+    market_data_max_rate_hz: float = 4.0
 
     def __post_init__(self) -> None:
         _check(0 < self.port < 65536, "ib.port", "must be a TCP port")
@@ -151,6 +153,9 @@ class EntryConfig(Section):
             "bearish": "put_debit_spread",
         }
     )
+    # the account size entry sizes positions and caps exposure against (currency); set it to
+    # the account's net liquidation (the simulator's is sim.net_liquidation)
+    net_liquidation: float = 100_000.0
 
     def __post_init__(self) -> None:
         _check(

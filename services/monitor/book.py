@@ -4,7 +4,7 @@ Every handler here is idempotent: fills are keyed by ``exec_id``, exits set abso
 so a JetStream redelivery (in any order) leaves the book as it was.
 
 Units: ``entry_price`` is the signed net price per unit (credit positive) averaged over the
-opening fills; ``realized_pnl``, ``max_profit`` and ``max_loss`` are currency for the position.
+opening fills; ``realized_pnl`` is currency for the position.
 """
 
 from __future__ import annotations
@@ -14,7 +14,16 @@ import math
 
 import msgspec
 
-from shared.enums import ExitResult, OrderPurpose, OrderSide, StrategyStatus, StrategyType
+from shared.enums import (
+    TERMINAL_ORDER_STATUSES,
+    ExitResult,
+    OrderPurpose,
+    OrderSide,
+    OrderStatus,
+    Right,
+    StrategyStatus,
+    StrategyType,
+)
 from shared.events import (
     MULTIPLIER,
     ExitExecuted,
@@ -27,7 +36,6 @@ from shared.events import (
     OrderStatusChanged,
     StrategyBuilt,
 )
-from shared.enums import TERMINAL_ORDER_STATUSES
 
 _EXIT_PURPOSES = frozenset({OrderPurpose.EXIT, OrderPurpose.REDUCE})
 
@@ -44,8 +52,6 @@ class Position(msgspec.Struct, kw_only=True):
     entry_price: float = 0.0
     opened_at: dt.datetime | None = None
     closed_at: dt.datetime | None = None
-    max_profit: float | None = None  # per unit, currency; None: computed from the payoff
-    max_loss: float | None = None
     iv_at_entry: float | None = None
     vix_at_entry: float | None = None
     realized_pnl: float = 0.0
@@ -96,16 +102,17 @@ def payoff_extremes(legs: list[Leg], entry_price: float) -> tuple[float, float]:
 
     def value(s: float) -> float:
         intrinsic = sum(
-            leg.quantity * (max(s - leg.strike, 0.0) if leg.right.value == "c" else max(leg.strike - s, 0.0))
+            leg.quantity * max((s - leg.strike) * (1 if leg.right == Right.CALL else -1), 0.0)
             for leg in legs
         )
         return (entry_price + intrinsic) * MULTIPLIER
 
     values = [value(s) for s in points]
-    slope = sum(leg.quantity for leg in legs if leg.right.value == "c")
+    slope = sum(leg.quantity for leg in legs if leg.right == Right.CALL)
     best = math.inf if slope > 0 else max(values)
     worst = math.inf if slope < 0 else -min(values)
-    return max(best, 0.0), max(worst, 0.0)
+    # rounded to a millionth of a currency unit so that float noise does not show
+    return round(max(best, 0.0), 6), round(max(worst, 0.0), 6)
 
 
 class Book:
@@ -141,34 +148,36 @@ class Book:
 
     def on_strategy_built(self, event: StrategyBuilt) -> Position:
         pos = self._get(event.strategy_id)
-        self._learn_structure(
-            pos, event.symbol, event.strategy_type, event.legs, event.rolled_from
-        )
-        quantity = max(event.quantity, 1)
-        pos.max_profit = pos.max_profit if pos.max_profit is not None else event.max_profit / quantity
-        pos.max_loss = pos.max_loss if pos.max_loss is not None else event.max_loss / quantity
+        self._learn_structure(pos, event.symbol, event.strategy_type, event.legs, event.rolled_from)
         return pos
 
     def on_order_placed(self, event: OrderPlaced) -> Position:
         pos = self._get(event.strategy_id)
-        if event.purpose in (OrderPurpose.ENTRY, OrderPurpose.ROLL) and not pos.is_open:
+        if event.purpose in _EXIT_PURPOSES:
+            pos.exit_working = pos.is_open
+        elif not pos.is_open:
             self._learn_structure(
                 pos, event.symbol, event.strategy_type, event.legs, event.rolled_from
             )
-        elif pos.is_open and event.purpose in (*_EXIT_PURPOSES, OrderPurpose.ROLL):
-            pos.exit_working = True
+        old = self.positions.get(event.rolled_from or "")
+        if event.purpose == OrderPurpose.ROLL and old is not None and old.is_open:
+            old.exit_working = True
         return pos
 
     def on_order_ended(
         self, event: OrderStatusChanged | OrderRejected | OrderDenied
     ) -> Position | None:
         """An exit order that ended without closing the position: no exit is working any more."""
-        pos = self.positions.get(event.strategy_id)
-        if pos is None or event.purpose not in (*_EXIT_PURPOSES, OrderPurpose.ROLL):
-            return None
         if isinstance(event, OrderStatusChanged) and (
-            event.status not in TERMINAL_ORDER_STATUSES or event.status.value == "filled"
+            event.status not in TERMINAL_ORDER_STATUSES or event.status == OrderStatus.FILLED
         ):
+            return None
+        pos = self.positions.get(event.strategy_id)
+        if pos is not None and event.purpose == OrderPurpose.ROLL and pos.rolled_from:
+            pos = self.positions.get(pos.rolled_from)
+        elif event.purpose not in _EXIT_PURPOSES:
+            return None
+        if pos is None or not pos.exit_working:
             return None
         pos.exit_working = False
         return pos
@@ -198,7 +207,8 @@ class Book:
                     right=lf.right,
                     strike=lf.strike,
                     expiry=lf.expiry,
-                    quantity=(1 if lf.side == OrderSide.BUY else -1) * max(lf.quantity // max(event.quantity, 1), 1),
+                    quantity=(1 if lf.side == OrderSide.BUY else -1)
+                    * max(lf.quantity // max(event.quantity, 1), 1),
                     con_id=lf.con_id,
                 )
                 for lf in event.legs

@@ -162,7 +162,7 @@ class Bus:
         event: Event,
         subject: str,
         reply_type: Any,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the agreed API; passed to nc.request
+        timeout: float = 5.0,
     ) -> Any:
         """Request/reply on a subject outside every stream; raises ``nats.errors.TimeoutError``."""
         if not event.producer:

@@ -104,7 +104,7 @@ class OptionChain:
 
     def strikes(self, expiry: dt.date, right: Right | None = None) -> FloatArray:
         """Listed strikes of an expiry (of one right, or of either), ascending."""
-        rights = (right,) if right else tuple(Right)
+        rights = (right,) if right is not None else tuple(Right)
         arrays = [self._sides[(expiry, r)].strikes for r in rights if (expiry, r) in self._sides]
         if not arrays:
             return np.empty(0)
@@ -160,7 +160,9 @@ class OptionChain:
             return None
         return float(side.strikes[int(np.nanargmin(distance))])
 
-    def strike_nearest(self, expiry: dt.date, price: float, right: Right | None = None) -> float | None:
+    def strike_nearest(
+        self, expiry: dt.date, price: float, right: Right | None = None
+    ) -> float | None:
         strikes = self.strikes(expiry, right)
         if strikes.size == 0:
             return None

@@ -1,4 +1,5 @@
-"""Black-Scholes-Merton prices and Greeks, vectorized over numpy arrays (and fine on scalars).
+"""Black-Scholes-Merton prices, Greeks and implied volatility, vectorized over numpy arrays
+(and fine on scalars).
 
 Conventions (the same as IB's model ticks and py_vollib's analytical Greeks):
 - ``t`` is time to expiry in years, ``r`` the continuously compounded rate, ``q`` the dividend
@@ -149,7 +150,8 @@ def implied_vol(
     wings to the money, so Newton converges in a handful of steps for deep OTM/ITM and short
     expiries alike. Every Newton step is kept inside a bracket that shrinks on each evaluation,
     and a step that leaves it is replaced by a (geometric) bisection, so the iteration cannot
-    diverge; ``max_iter`` bounds the work. ``tol`` is the relative price error accepted.
+    diverge; ``max_iter`` bounds the work (a leg not converged by then is NaN). ``tol`` is the
+    relative price error accepted before a last Newton step.
     """
     p_, s_, k_, t_, r_, q_, c_ = _broadcast(price, s, k, t, r, q, is_call)
     call = c_.astype(bool)
@@ -196,7 +198,6 @@ def implied_vol(
             slope = fa * _pdf(d1) / model  # d ln(price) / dw
             newton = wa - g / slope
         done = np.abs(g) <= tol
-        result[active[done]] = wa[done]
         high = g > 0
         hi[active] = np.where(high, wa, hi[active])
         lo[active] = np.where(high, lo[active], wa)
@@ -206,9 +207,11 @@ def implied_vol(
         )
         inside = np.isfinite(newton) & (newton > lo_a) & (newton < hi_a)
         nxt = np.where(inside, newton, bisect)
+        # a converged point still takes its last Newton step: nearly free, and it squares the error
+        result[active[done]] = np.where(np.isfinite(newton), newton, wa)[done]
         # the bracket has closed to rounding: the best w is known even if |g| stays above tol
-        narrow = np.isfinite(hi_a) & (hi_a - lo_a <= 4.0 * np.finfo(float).eps * hi_a)
-        result[active[narrow & ~done]] = nxt[narrow & ~done]
+        narrow = ~done & np.isfinite(hi_a) & (hi_a - lo_a <= 4.0 * np.finfo(float).eps * hi_a)
+        result[active[narrow]] = wa[narrow]
         w[active] = nxt
         active = active[~(done | narrow)]
         if active.size == 0:

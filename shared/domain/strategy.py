@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING, Protocol
 
 import msgspec
@@ -40,7 +41,7 @@ class InvalidTransition(ValueError):
 # The lifecycle (style.md: a transition table with a short reason on unusual rows).
 TRANSITIONS: dict[tuple[StrategyStatus, StrategyStatus], str] = {
     (StrategyStatus.PENDING, StrategyStatus.OPEN): "entry filled (fully or partially)",
-    (StrategyStatus.PENDING, StrategyStatus.FAILED): "entry rejected, denied or walk ended unfilled",
+    (StrategyStatus.PENDING, StrategyStatus.FAILED): "entry rejected, denied or unfilled",
     (StrategyStatus.OPEN, StrategyStatus.CLOSING): "exit order working",
     (StrategyStatus.CLOSING, StrategyStatus.CLOSED): "exit filled",
     (StrategyStatus.CLOSING, StrategyStatus.OPEN): "exit failed: the position is still held",
@@ -128,6 +129,9 @@ def order_ref(strategy_id: str, purpose: OrderPurpose | str, seq: int = 0) -> st
 # --- payoff ------------------------------------------------------------------------------------
 
 
+_DIGITS = 6
+
+
 class Payoff(msgspec.Struct, frozen=True):
     """Expiry payoff figures per unit, per share (multiply by 100 for currency)."""
 
@@ -159,19 +163,22 @@ def payoff(legs: Sequence[Leg], net_price: float) -> Payoff:
     max_profit = math.inf if slope_up > 0 else hi
     max_loss = math.inf if slope_up < 0 else -lo
     breakevens: list[float] = []
-    for (s0, p0), (s1, p1) in zip(
-        zip(points[:-1], pnl[:-1], strict=True), zip(points[1:], pnl[1:], strict=True), strict=True
-    ):
+    for (s0, p0), (s1, p1) in pairwise(zip(points.tolist(), pnl.tolist(), strict=True)):
         if p0 == 0.0:
-            breakevens.append(float(s0))
+            breakevens.append(s0)
         elif p0 * p1 < 0:
-            breakevens.append(float(s0 + (s1 - s0) * p0 / (p0 - p1)))
+            breakevens.append(s0 + (s1 - s0) * p0 / (p0 - p1))
     last_s, last_p = float(points[-1]), float(pnl[-1])
     if last_p == 0.0:
         breakevens.append(last_s)
     elif slope_up != 0 and last_p * slope_up < 0:
         breakevens.append(last_s - last_p / slope_up)
-    return Payoff(max_profit=max_profit, max_loss=max(max_loss, 0.0), breakevens=tuple(breakevens))
+    # rounding drops binary noise (3.6100000000000136) that would leak into currency figures
+    return Payoff(
+        max_profit=round(max_profit, _DIGITS),
+        max_loss=round(max(max_loss, 0.0), _DIGITS),
+        breakevens=tuple(round(b, _DIGITS) for b in breakevens),
+    )
 
 
 # --- Greeks ------------------------------------------------------------------------------------
@@ -201,7 +208,10 @@ class PositionGreeks(msgspec.Struct, frozen=True):
 
     def per_unit(self, quantity: int) -> PositionGreeks:
         return PositionGreeks(
-            self.delta / quantity, self.gamma / quantity, self.theta / quantity, self.vega / quantity
+            self.delta / quantity,
+            self.gamma / quantity,
+            self.theta / quantity,
+            self.vega / quantity,
         )
 
 
@@ -257,10 +267,12 @@ def _shape_problems(strategy: Strategy) -> list[str]:
     if strategy.strategy_type is StrategyType.LONG_STRADDLE:
         if strikes[0] != strikes[1]:
             problems.append("a straddle's put and call need one strike")
-    elif any(a >= b for a, b in zip(strikes, strikes[1:], strict=False)):
-        order = {
-            StrategyType.IRON_CONDOR: "LP < SP < SC < LC",
-        }.get(strategy.strategy_type, "strikes strictly increasing (widths positive)")
+    elif any(a >= b for a, b in pairwise(strikes)):
+        order = (
+            "LP < SP < SC < LC"
+            if strategy.strategy_type is StrategyType.IRON_CONDOR
+            else "strikes strictly increasing (widths positive)"
+        )
         problems.append(f"strike order violated: need {order}, got {strikes}")
     return problems
 
@@ -275,8 +287,12 @@ def naked_short_problems(legs: Sequence[Leg]) -> list[str]:
     for right in Right:
         of_right = [leg for leg in legs if leg.right is right]
         for expiry in sorted({leg.expiry for leg in of_right if leg.quantity < 0}):
-            shorts = -sum(leg.quantity for leg in of_right if leg.quantity < 0 and leg.expiry >= expiry)
-            longs = sum(leg.quantity for leg in of_right if leg.quantity > 0 and leg.expiry >= expiry)
+            shorts = -sum(
+                leg.quantity for leg in of_right if leg.quantity < 0 and leg.expiry >= expiry
+            )
+            longs = sum(
+                leg.quantity for leg in of_right if leg.quantity > 0 and leg.expiry >= expiry
+            )
             if shorts > longs:
                 problems.append(
                     f"naked short {right.name}: {shorts} short vs {longs} protecting long "
@@ -351,8 +367,8 @@ def make_strategy(
         legs=tuple(sorted(legs, key=_leg_key)),
         quantity=quantity,
         entry_price=entry_price,
-        max_profit=figures.max_profit * scale,
-        max_loss=figures.max_loss * scale,
+        max_profit=round(figures.max_profit * scale, 2),
+        max_loss=round(figures.max_loss * scale, 2),
         breakevens=figures.breakevens,
         take_profit=take_profit,
         stop_loss=stop_loss,

@@ -55,9 +55,8 @@ def _type_ok(value: Any, kind: pa.DataType) -> bool:
     return True  # nested types: pyarrow checks them when building the batch
 
 
-def to_arrow(table: str, schema: pa.Schema, rows: Iterable[Row]) -> pa.Table:
-    """Validate ``rows`` against ``schema`` and build an Arrow table in the schema's order."""
-    rows = list(rows)
+def check_rows(table: str, schema: pa.Schema, rows: list[Row]) -> None:
+    """Raise RowError unless every row has exactly the schema's columns and types."""
     names = set(schema.names)
     for i, row in enumerate(rows):
         unknown = set(row) - names
@@ -73,4 +72,10 @@ def to_arrow(table: str, schema: pa.Schema, rows: Iterable[Row]) -> pa.Table:
                     f"{table}.{column.name}: row {i} has {type(value).__name__} {value!r}, "
                     f"expected {column.type}"
                 )
+
+
+def to_arrow(table: str, schema: pa.Schema, rows: Iterable[Row]) -> pa.Table:
+    """Validate ``rows`` against ``schema`` and build an Arrow table in the schema's order."""
+    rows = list(rows)
+    check_rows(table, schema, rows)
     return pa.Table.from_pylist(rows, schema=schema)

@@ -54,24 +54,17 @@ class PortfolioView:
     def breach_for(self, snapshot: PositionSnapshot) -> DeltaBreach | None:
         """The breach this snapshot's strategy is the largest contributor to, if any."""
         limits = self.limits
-        if abs(snapshot.portfolio_delta) > limits.portfolio and self._owner(
-            snapshot.portfolio_delta, None
-        ) == snapshot.strategy_id:
-            return DeltaBreach(
-                scope="portfolio",
-                total=snapshot.portfolio_delta,
-                limit=limits.portfolio,
-                contribution=snapshot.delta,
-            )
-        if abs(snapshot.symbol_delta) > limits.symbol and self._owner(
-            snapshot.symbol_delta, snapshot.symbol
-        ) == snapshot.strategy_id:
-            return DeltaBreach(
-                scope=snapshot.symbol,
-                total=snapshot.symbol_delta,
-                limit=limits.symbol,
-                contribution=snapshot.delta,
-            )
+        portfolio_delta, symbol_delta = snapshot.portfolio_delta, snapshot.symbol_delta
+        if abs(portfolio_delta) <= limits.portfolio and abs(symbol_delta) <= limits.symbol:
+            return None
+        for scope, total, limit, symbol in (
+            ("portfolio", portfolio_delta, limits.portfolio, None),
+            (snapshot.symbol, symbol_delta, limits.symbol, snapshot.symbol),
+        ):
+            if abs(total) > limit and self._owner(total, symbol) == snapshot.strategy_id:
+                return DeltaBreach(
+                    scope=scope, total=total, limit=limit, contribution=snapshot.delta
+                )
         return None
 
     def _owner(self, total: float, symbol: str | None) -> str | None:

@@ -1,0 +1,29 @@
+"""entry's wiring: the durable consumers it reads (shared/bus/streams.py) and their types.
+
+The entry workflow (signal, builder, lifecycle) replaces ``log_receipt`` with ``on_<event>``
+handlers and adds the market data subscription and the evaluation timer.
+"""
+
+from __future__ import annotations
+
+from shared.bus.received import log_receipt
+from shared.events import (
+    EvaluateEntry,
+    ExitExecuted,
+    Halt,
+    OrderDenied,
+    OrderFilled,
+    OrderPlaced,
+    OrderRejected,
+    OrderStatusChanged,
+    Resume,
+)
+from shared.service import Runtime
+
+ORDER_EVENTS = OrderPlaced | OrderStatusChanged | OrderFilled | OrderRejected | OrderDenied
+
+
+async def wire(rt: Runtime) -> None:
+    await rt.consume("orders", log_receipt, ORDER_EVENTS)
+    await rt.consume("exits", log_receipt, ExitExecuted)
+    await rt.consume("commands", log_receipt, EvaluateEntry | Halt | Resume)

@@ -1,0 +1,415 @@
+"""Orders at the broker: place (once per order ref), walk the limit, follow status and fills.
+
+Every order this service places carries an ``orderRef`` that is a pure function of the
+strategy and the purpose, so before placing, the broker's open and completed orders are
+searched for it: a redelivered command or a restart after a crash re-attaches the existing
+order instead of sending a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import msgspec
+from ib_async import Fill, Trade
+
+from services.execution.fills import ComboExecution, Execution, FillMatcher
+from services.execution.ib_client import BrokerUnavailable, IBClient
+from services.execution.orders import OrderSpec, ib_order_terms, net_from_ib, walk_limits
+from services.execution.status_map import ErrorKind, error_kind, order_status
+from services.execution.translate import SIDE_FROM_EXEC, limit_order, order_contract
+from shared.config import OrdersConfig
+from shared.enums import TERMINAL_ORDER_STATUSES, OrderSide, OrderStatus
+from shared.events import (
+    Event,
+    LegFill,
+    OrderFilled,
+    OrderPlaced,
+    OrderRejected,
+    OrderStatusChanged,
+    Quote,
+)
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Event], Awaitable[object]]
+COMMISSION_WAIT_S = 0.5
+
+
+@dataclass
+class WorkingOrder:
+    """One order of ours at the broker and what has happened to it so far."""
+
+    spec: OrderSpec
+    trade: Trade | None
+    matcher: FillMatcher
+    filled: int = 0
+    fill_value: float = 0.0  # sum of signed net price x units over the fills
+    status: OrderStatus = OrderStatus.PENDING_SUBMIT
+    reason: str = ""
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    walk: asyncio.Task[None] | None = None
+
+    @property
+    def avg_price(self) -> float | None:
+        return self.fill_value / self.filled if self.filled else None
+
+    @property
+    def broker_order_id(self) -> int | None:
+        return self.trade.order.orderId if self.trade else None
+
+
+FillCallback = Callable[[WorkingOrder, int, float], Awaitable[None]]
+DoneCallback = Callable[[WorkingOrder], Awaitable[None]]
+
+
+@dataclass
+class _Hooks:
+    on_fill: FillCallback
+    on_done: DoneCallback
+
+
+class OrderManager:
+    """All orders of the service; routes IB's callbacks to them by ``orderRef``."""
+
+    def __init__(
+        self,
+        client: IBClient,
+        publish: Publish,
+        config: OrdersConfig,
+        quotes: Mapping[int, Quote],
+        recorded_fills: set[str] | None = None,
+    ) -> None:
+        self.client = client
+        self.publish = publish
+        self.config = config
+        self.quotes = quotes
+        self.recorded_fills = recorded_fills if recorded_fills is not None else set()
+        self.working: dict[str, WorkingOrder] = {}
+        self._hooks: dict[str, _Hooks] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        ib = client.ib
+        ib.orderStatusEvent += self._on_status
+        ib.execDetailsEvent += self._on_exec
+        ib.errorEvent += self._on_error
+
+    # --- placing ------------------------------------------------------------------------
+
+    def find_at_broker(self, order_ref: str) -> Trade | None:
+        """The broker's order with this ref among the session's open and completed orders."""
+        for trade in self.client.ib.trades():
+            if trade.order.orderRef == order_ref:
+                return trade
+        return None
+
+    async def place(
+        self,
+        spec: OrderSpec,
+        on_fill: FillCallback,
+        on_done: DoneCallback,
+        *,
+        dry_run: bool = False,
+        correlation_id: str = "",
+        extra: Mapping[str, object] | None = None,
+    ) -> WorkingOrder:
+        """Place ``spec`` unless an order with its ref exists (then re-attach); start the walk."""
+        if spec.order_ref in self.working:
+            return self.working[spec.order_ref]
+        ratios = {leg.con_id or 0: abs(leg.quantity) for leg in spec.legs}
+        wo = WorkingOrder(spec=spec, trade=None, matcher=FillMatcher(ratios))
+        self._hooks[spec.order_ref] = _Hooks(on_fill, on_done)
+        self.working[spec.order_ref] = wo
+        existing = self.find_at_broker(spec.order_ref)
+        if existing is not None:
+            log.info("order found at the broker, re-attached", extra={"ref": spec.order_ref})
+            wo.trade = existing
+            await self._catch_up(wo)
+        elif dry_run:
+            wo.status = OrderStatus.DRY_RUN
+            await self._publish_placed(wo, correlation_id, extra, dry_run=True)
+            await self._publish_status(wo)
+            await self._finish(wo)
+            return wo
+        else:
+            if not self.client.ib.isConnected():
+                del self.working[spec.order_ref]
+                raise BrokerUnavailable(f"cannot place {spec.order_ref}: IB not connected")
+            wo.trade = self.client.ib.placeOrder(
+                order_contract(spec), limit_order(spec, self.client.config.account)
+            )
+            await self._publish_placed(wo, correlation_id, extra, dry_run=False)
+        if not wo.done.is_set() and spec.natural_price is not None:
+            wo.walk = asyncio.create_task(self._walk(wo), name=f"walk-{spec.order_ref}")
+        return wo
+
+    async def _publish_placed(
+        self,
+        wo: WorkingOrder,
+        correlation_id: str,
+        extra: Mapping[str, object] | None,
+        *,
+        dry_run: bool,
+    ) -> None:
+        spec = wo.spec
+        side, _ = ib_order_terms(spec.legs, spec.limit_price)
+        await self.publish(
+            OrderPlaced(
+                correlation_id=correlation_id or spec.strategy_id,
+                market_time=self.client.now(),
+                strategy_id=spec.strategy_id,
+                order_ref=spec.order_ref,
+                purpose=spec.purpose,
+                broker_order_id=wo.broker_order_id or 0,
+                perm_id=(wo.trade.order.permId or None) if wo.trade else None,
+                combo=spec.combo,
+                side=side,
+                quantity=spec.quantity,
+                limit_price=spec.limit_price,
+                legs=list(spec.legs),
+                dry_run=dry_run,
+                symbol=spec.symbol,
+                **dict(extra or {}),
+            )
+        )
+
+    # --- the walk -----------------------------------------------------------------------
+
+    async def _walk(self, wo: WorkingOrder) -> None:
+        spec = wo.spec
+        assert spec.natural_price is not None
+        limits = walk_limits(
+            spec.limit_price,
+            spec.natural_price,
+            spec.worst_price,
+            self.config.walk_step_fraction,
+            self.config.walk_max_steps,
+            self.config.worst_price_fraction,
+        )
+        try:
+            for price in [*limits, None]:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wo.done.wait(), self.config.walk_interval_s)
+                if wo.done.is_set():
+                    return
+                if price is None:
+                    break
+                self._modify(wo, price)
+            if self.config.cancel_remaining_after_walk:
+                wo.reason = (
+                    f"walk ended unfilled after {len(limits)} steps at "
+                    f"{(limits or [spec.limit_price])[-1]:.2f}"
+                )
+                self.cancel(wo)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("order walk failed", extra={"ref": spec.order_ref})
+
+    def _modify(self, wo: WorkingOrder, net_price: float) -> None:
+        trade = wo.trade
+        if trade is None or trade.isDone() or not self.client.ib.isConnected():
+            return
+        _, ib_price = ib_order_terms(wo.spec.legs, net_price)
+        trade.order.lmtPrice = ib_price
+        self.client.ib.placeOrder(trade.contract, trade.order)
+        wo.spec = msgspec.structs.replace(wo.spec, limit_price=net_price)
+        log.info("limit walked", extra={"ref": wo.spec.order_ref, "limit": net_price})
+
+    def cancel(self, wo: WorkingOrder) -> None:
+        if wo.trade is not None and not wo.trade.isDone() and self.client.ib.isConnected():
+            self.client.ib.cancelOrder(wo.trade.order)
+
+    # --- broker callbacks ---------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _order_of(self, trade: Trade) -> WorkingOrder | None:
+        return self.working.get(trade.order.orderRef)
+
+    def _on_status(self, trade: Trade) -> None:
+        wo = self._order_of(trade)
+        if wo is not None:
+            wo.trade = trade
+            self._spawn(self._status_changed(wo))
+
+    def _on_exec(self, trade: Trade, fill: Fill) -> None:
+        wo = self._order_of(trade)
+        if wo is not None:
+            self._spawn(self._executed(wo, fill))
+
+    def _on_error(self, req_id: int, code: int, message: str, _contract: object) -> None:
+        if error_kind(code) is not ErrorKind.ORDER_REJECTED:
+            return
+        for wo in self.working.values():
+            if wo.broker_order_id == req_id and not wo.done.is_set():
+                wo.reason = f"IB {code}: {message}"
+                self._spawn(self._rejected(wo, code, message))
+
+    async def _rejected(self, wo: WorkingOrder, code: int, message: str) -> None:
+        await self.publish(
+            OrderRejected(
+                correlation_id=wo.spec.strategy_id,
+                market_time=self.client.now(),
+                strategy_id=wo.spec.strategy_id,
+                order_ref=wo.spec.order_ref,
+                purpose=wo.spec.purpose,
+                broker_order_id=wo.broker_order_id,
+                code=code,
+                reason=message,
+            )
+        )
+        wo.status = OrderStatus.REJECTED
+        await self._finish(wo)
+
+    async def _status_changed(self, wo: WorkingOrder) -> None:
+        assert wo.trade is not None
+        st = wo.trade.orderStatus
+        status = order_status(st.status, st.filled, st.remaining)
+        if status is wo.status or wo.done.is_set():
+            return
+        wo.status = status
+        await self._publish_status(wo)
+        if status in TERMINAL_ORDER_STATUSES:
+            if status is OrderStatus.FILLED:
+                await self._await_fills(wo, int(st.filled))
+            await self._finish(wo)
+
+    async def _await_fills(self, wo: WorkingOrder, filled: int, timeout_s: float = 2.0) -> None:
+        # the Filled status may overtake the last executions on the wire
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while wo.filled < filled and loop.time() < deadline:  # noqa: ASYNC110 - fills come from several callbacks
+            await asyncio.sleep(0.02)
+
+    async def _publish_status(self, wo: WorkingOrder) -> None:
+        st = wo.trade.orderStatus if wo.trade else None
+        await self.publish(
+            OrderStatusChanged(
+                correlation_id=wo.spec.strategy_id,
+                market_time=self.client.now(),
+                strategy_id=wo.spec.strategy_id,
+                order_ref=wo.spec.order_ref,
+                purpose=wo.spec.purpose,
+                broker_order_id=wo.broker_order_id,
+                status=wo.status,
+                filled=int(st.filled) if st else 0,
+                remaining=int(st.remaining) if st else wo.spec.quantity,
+                avg_fill_price=wo.avg_price,
+                limit_price=wo.spec.limit_price,
+                reason=wo.reason if wo.status in TERMINAL_ORDER_STATUSES else "",
+            )
+        )
+
+    async def _finish(self, wo: WorkingOrder) -> None:
+        if wo.done.is_set():
+            return
+        wo.done.set()
+        hooks = self._hooks.get(wo.spec.order_ref)
+        if hooks is not None:
+            await hooks.on_done(wo)
+
+    async def _executed(self, wo: WorkingOrder, fill: Fill) -> None:
+        ex = fill.execution
+        execution = Execution(
+            exec_id=ex.execId,
+            con_id=fill.contract.conId,
+            is_bag=fill.contract.secType == "BAG",
+            side=SIDE_FROM_EXEC.get(ex.side, OrderSide.BUY),
+            shares=float(ex.shares),
+            price=float(ex.price),
+            time=ex.time if ex.time else None,
+        )
+        for combo in wo.matcher.add(execution):
+            await self._filled(wo, combo)
+
+    async def _filled(self, wo: WorkingOrder, combo: ComboExecution) -> None:
+        units = round(combo.units)
+        net = net_from_ib(wo.spec.legs, combo.side, combo.price)
+        wo.filled += units
+        wo.fill_value += net * units
+        if combo.key_exec_id in self.recorded_fills:
+            return  # recorded before a restart or reconnect: counted, not published again
+        self.recorded_fills.add(combo.key_exec_id)
+        commission = await self._commission(combo.exec_ids)
+        legs_by_con = {leg.con_id or 0: leg for leg in wo.spec.legs}
+        await self.publish(
+            OrderFilled(
+                correlation_id=wo.spec.strategy_id,
+                market_time=self.client.now(),
+                strategy_id=wo.spec.strategy_id,
+                order_ref=wo.spec.order_ref,
+                purpose=wo.spec.purpose,
+                broker_order_id=wo.broker_order_id or 0,
+                exec_id=combo.key_exec_id,
+                side=combo.side,
+                quantity=units,
+                price=net,
+                cumulative_quantity=wo.filled,
+                total_quantity=wo.spec.quantity,
+                legs=[
+                    LegFill(
+                        con_id=leg.con_id,
+                        right=legs_by_con[leg.con_id].right,
+                        strike=legs_by_con[leg.con_id].strike,
+                        expiry=legs_by_con[leg.con_id].expiry,
+                        side=leg.side,
+                        quantity=round(leg.shares),
+                        price=leg.price,
+                    )
+                    for leg in combo.legs
+                    if leg.con_id in legs_by_con
+                ],
+                commission=commission,
+            )
+        )
+        hooks = self._hooks.get(wo.spec.order_ref)
+        if hooks is not None:
+            await hooks.on_fill(wo, units, net)
+
+    async def _commission(self, exec_ids: tuple[str, ...]) -> float:
+        # commission reports follow their executions; wait briefly rather than report zero
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + COMMISSION_WAIT_S
+        while True:
+            fills = {f.execution.execId: f for f in self.client.ib.fills()}
+            reports = [fills[i].commissionReport for i in exec_ids if i in fills]
+            if all(r.execId for r in reports) or loop.time() >= deadline:
+                return round(sum(r.commission for r in reports if r.execId), 6)
+            await asyncio.sleep(0.02)
+
+    # --- resynchronisation --------------------------------------------------------------
+
+    async def _catch_up(self, wo: WorkingOrder) -> None:
+        """Feed the session's executions of ``wo`` (replayed after a connect) and its status."""
+        assert wo.trade is not None
+        for fill in sorted(self.client.ib.fills(), key=lambda f: f.time):
+            if fill.execution.orderRef == wo.spec.order_ref:
+                await self._executed(wo, fill)
+        await self._status_changed(wo)
+
+    async def resynchronise(self) -> None:
+        """After a reconnect: re-attach every working order by ref and record missed fills."""
+        for ref, wo in list(self.working.items()):
+            if wo.done.is_set():
+                continue
+            trade = self.find_at_broker(ref)
+            if trade is None:
+                log.warning("working order not found at the broker", extra={"ref": ref})
+                continue
+            wo.trade = trade
+            await self._catch_up(wo)
+
+    async def stop(self) -> None:
+        for wo in self.working.values():
+            if wo.walk is not None:
+                wo.walk.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,430 @@
+"""The order book: limit/market/stop orders on stocks, options and BAG combos.
+
+Matching is against the simulated quotes, re-checked on every market change:
+- a BUY fills when its limit is at or above the ask, a SELL when at or below the bid, at that
+  ask/bid (the natural price); market orders fill at once at the natural price;
+- a combo's quote is built from its legs in the BAG's own (BUY) terms:
+  ``ask = Σ buy-legs ratio·ask - Σ sell-legs ratio·bid`` and
+  ``bid = Σ buy-legs ratio·bid - Σ sell-legs ratio·ask``. A credit structure therefore quotes
+  negative: "BUY at -1.40" and "SELL the reversed legs at +1.40" are the same trade, as at IB;
+- each leg executes at its own natural price, so the leg prices add up to the combo price;
+- quantities above ``partial_fill_above`` fill in two parts, on two market changes;
+- a fill cancels the rest of its OCA group; bracket children (``parentId``) wait until the
+  parent is transmitted and filled, and cancel each other as one OCA group;
+- an order placed with ``transmit=False`` is held until a child with ``transmit=True`` arrives.
+
+Events go to an ``OrderListener`` (the simulator), which turns them into wire messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from services.ibsim.instruments import Instrument
+from services.ibsim.market import Market
+from services.ibsim.requests import ContractSpec, OrderRequest
+
+OPTION_COMMISSION = 0.65  # per contract
+STOCK_COMMISSION = 0.005  # per share
+MIN_COMMISSION = 1.0
+PRICE_TICK = 0.01
+WORKING = frozenset({"PreSubmitted", "Submitted"})
+DONE = frozenset({"Filled", "Cancelled", "Inactive", "ApiCancelled"})
+
+
+class OrderRejected(Exception):
+    """The order is refused as IB would: ``code`` is the IB error code (201, 110, 200)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    instrument: Instrument
+    ratio: int
+    action: str  # BUY or SELL, in the BAG's own terms
+
+
+@dataclass(slots=True)
+class Execution:
+    exec_id: str
+    time: dt.datetime
+    instrument: Instrument
+    side: str  # BOT or SLD
+    shares: float
+    price: float
+    cum_qty: float
+    avg_price: float
+    commission: float = 0.0
+    realized_pnl: float = 0.0
+    is_combo_summary: bool = False  # the BAG-level execution (no commission of its own)
+
+
+@dataclass(slots=True)
+class SimOrder:
+    client_id: int
+    order_id: int
+    perm_id: int
+    instrument: Instrument  # the BAG's own instrument for combos
+    legs: list[Leg]
+    action: str
+    total_qty: float
+    order_type: str
+    lmt_price: float | None
+    aux_price: float | None
+    tif: str
+    oca_group: str
+    oca_type: int
+    account: str
+    order_ref: str
+    transmit: bool
+    parent_id: int
+    spec: ContractSpec
+    status: str = "PreSubmitted"
+    filled: float = 0.0
+    avg_fill_price: float = 0.0
+    last_fill_price: float = 0.0
+    why_held: str = ""
+    stop_triggered: bool = False
+    executions: list[Execution] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> float:
+        return self.total_qty - self.filled
+
+    @property
+    def is_combo(self) -> bool:
+        return bool(self.legs)
+
+    @property
+    def is_working(self) -> bool:
+        return self.status in WORKING
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.client_id, self.order_id)
+
+
+class OrderListener(Protocol):
+    def order_changed(self, order: SimOrder) -> None: ...
+
+    def order_filled(self, order: SimOrder, executions: list[Execution]) -> None: ...
+
+
+def commission_for(instrument: Instrument, qty: float) -> float:
+    """IB-like tiered-ish commissions: $0.65 per option contract, $0.005 per share, min $1."""
+    rate = OPTION_COMMISSION if instrument.is_option else STOCK_COMMISSION
+    return round(max(rate * abs(qty), MIN_COMMISSION), 2)
+
+
+def combo_quote(market: Market, legs: list[Leg]) -> tuple[float, float]:
+    """(bid, ask) of a combo in its own BUY terms."""
+    bid = ask = 0.0
+    for leg in legs:
+        q = market.quote(leg.instrument)
+        if leg.action == "BUY":
+            bid += leg.ratio * q.bid
+            ask += leg.ratio * q.ask
+        else:
+            bid -= leg.ratio * q.ask
+            ask -= leg.ratio * q.bid
+    return round(bid, 2), round(ask, 2)
+
+
+def natural_prices(market: Market, order: SimOrder) -> tuple[float, list[float]]:
+    """The order's natural price and, for combos, each leg's execution price."""
+    buying = order.action == "BUY"
+    if not order.is_combo:
+        q = market.quote(order.instrument)
+        return (q.ask if buying else q.bid), []
+    leg_prices = []
+    total = 0.0
+    for leg in order.legs:
+        q = market.quote(leg.instrument)
+        leg_buys = (leg.action == "BUY") == buying
+        price = q.ask if leg_buys else q.bid
+        leg_prices.append(price)
+        total += (1 if leg.action == "BUY" else -1) * leg.ratio * price
+    return round(total, 2), leg_prices
+
+
+def _is_off_tick(price: float | None) -> bool:
+    return price is not None and abs(price / PRICE_TICK - round(price / PRICE_TICK)) > 1e-6
+
+
+class OrderBook:
+    """Every order received, by (clientId, orderId), and the matching that fills them."""
+
+    def __init__(
+        self,
+        market: Market,
+        listener: OrderListener,
+        resolve: Callable[[ContractSpec], Instrument],
+        partial_fill_above: int = 0,
+    ) -> None:
+        self._market = market
+        self._listener = listener
+        self._resolve = resolve
+        self._partial_fill_above = partial_fill_above
+        self.orders: dict[tuple[int, int], SimOrder] = {}
+        self._next_perm_id = 1_000_001
+        self._next_exec = 1
+        self.reject_next: str | None = None
+
+    def place(self, client_id: int, req: OrderRequest) -> SimOrder:
+        """Accept a new order or modify an existing one; raises OrderRejected."""
+        existing = self.orders.get((client_id, req.order_id))
+        if existing is not None and existing.is_working:
+            return self._modify(existing, req)
+        if self.reject_next is not None:
+            reason, self.reject_next = self.reject_next, None
+            raise OrderRejected(201, f"Order rejected - reason:{reason}")
+        order = self._new_order(client_id, req)
+        self.orders[order.key] = order
+        self._activate(order)
+        return order
+
+    def _new_order(self, client_id: int, req: OrderRequest) -> SimOrder:
+        if req.total_quantity <= 0:
+            raise OrderRejected(201, "Order rejected - reason:The order size must be positive")
+        if req.order_type not in ("LMT", "MKT", "STP"):
+            raise OrderRejected(201, f"Order rejected - reason:Unsupported type {req.order_type}")
+        if req.order_type == "LMT" and req.lmt_price is None:
+            raise OrderRejected(201, "Order rejected - reason:A limit order needs a limit price")
+        if _is_off_tick(req.lmt_price) or _is_off_tick(req.aux_price):
+            raise OrderRejected(
+                110, "The price does not conform to the minimum price variation for this contract."
+            )
+        legs = [
+            Leg(self._resolve(ContractSpec(con_id=leg.con_id)), leg.ratio, leg.action)
+            for leg in req.contract.combo_legs
+        ]
+        if req.contract.sec_type == "BAG":
+            if not legs:
+                raise OrderRejected(201, "Order rejected - reason:A combo needs legs")
+            instrument = Instrument(
+                con_id=0, symbol=legs[0].instrument.symbol, sec_type="BAG", exchange="SMART"
+            )
+        else:
+            instrument = self._resolve(req.contract)
+        perm_id = self._next_perm_id
+        self._next_perm_id += 1
+        return SimOrder(
+            client_id=client_id,
+            order_id=req.order_id,
+            perm_id=perm_id,
+            instrument=instrument,
+            legs=legs,
+            action=req.action,
+            total_qty=req.total_quantity,
+            order_type=req.order_type,
+            lmt_price=req.lmt_price,
+            aux_price=req.aux_price,
+            tif=req.tif,
+            oca_group=req.oca_group,
+            oca_type=req.oca_type,
+            account=req.account,
+            order_ref=req.order_ref,
+            transmit=req.transmit,
+            parent_id=req.parent_id,
+            spec=req.contract,
+        )
+
+    def _modify(self, order: SimOrder, req: OrderRequest) -> SimOrder:
+        if _is_off_tick(req.lmt_price) or _is_off_tick(req.aux_price):
+            raise OrderRejected(
+                110, "The price does not conform to the minimum price variation for this contract."
+            )
+        if req.total_quantity < order.filled:
+            raise OrderRejected(201, "Order rejected - reason:Quantity below the filled amount")
+        order.total_qty = req.total_quantity
+        order.lmt_price = req.lmt_price
+        order.aux_price = req.aux_price
+        order.tif = req.tif
+        order.order_ref = req.order_ref
+        order.transmit = order.transmit or req.transmit
+        self._listener.order_changed(order)
+        self.check(order)
+        return order
+
+    def _activate(self, order: SimOrder) -> None:
+        """Decide whether a new order works now, waits for transmission, or waits for a parent."""
+        if not order.transmit:
+            order.status, order.why_held = "PreSubmitted", ""
+            self._listener.order_changed(order)
+            return
+        parent = self.orders.get((order.client_id, order.parent_id)) if order.parent_id else None
+        if parent is not None and not parent.transmit:
+            # transmitting the last child transmits the whole bracket
+            for staged in self._family(parent):
+                staged.transmit = True
+            self._release(parent)
+            for child in self._children(parent):
+                if child is not order:
+                    self._release(child)
+        self._release(order)
+
+    def _release(self, order: SimOrder) -> None:
+        parent = self.orders.get((order.client_id, order.parent_id)) if order.parent_id else None
+        if parent is not None and parent.status != "Filled":
+            order.status, order.why_held = "PreSubmitted", "child"
+            self._listener.order_changed(order)
+            return
+        order.status, order.why_held = "Submitted", ""
+        self._listener.order_changed(order)
+        self.check(order)
+
+    def _family(self, parent: SimOrder) -> list[SimOrder]:
+        return [parent, *self._children(parent)]
+
+    def _children(self, parent: SimOrder) -> list[SimOrder]:
+        return [
+            o
+            for o in self.orders.values()
+            if o.client_id == parent.client_id and o.parent_id == parent.order_id
+        ]
+
+    def cancel(self, client_id: int, order_id: int) -> SimOrder | None:
+        """Cancel a working order; None if there is nothing to cancel."""
+        order = self.orders.get((client_id, order_id))
+        if order is None or order.status in DONE:
+            return None
+        self._set_cancelled(order)
+        for child in self._children(order):
+            if child.status not in DONE:
+                self._set_cancelled(child)
+        return order
+
+    def _set_cancelled(self, order: SimOrder) -> None:
+        order.status = "Cancelled"
+        order.why_held = ""
+        self._listener.order_changed(order)
+
+    def cancel_contracts(self, con_ids: set[int]) -> None:
+        """Cancel working orders on contracts that no longer trade (expired)."""
+        for order in list(self.orders.values()):
+            ids = {leg.instrument.con_id for leg in order.legs} or {order.instrument.con_id}
+            if order.status not in DONE and ids & con_ids:
+                self._set_cancelled(order)
+
+    def check_all(self) -> None:
+        """Re-check every working order against the current quotes (called on each tick)."""
+        for order in list(self.orders.values()):
+            if order.status == "Submitted":
+                self.check(order)
+
+    def check(self, order: SimOrder) -> None:
+        if order.status != "Submitted" or order.remaining <= 0:
+            return
+        natural, leg_prices = natural_prices(self._market, order)
+        if math.isnan(natural) or not self._marketable(order, natural):
+            return
+        qty = order.remaining
+        if 0 < self._partial_fill_above < order.total_qty and order.filled == 0:
+            qty = max(math.floor(order.total_qty / 2), 1)
+        self._fill(order, qty, natural, leg_prices)
+
+    def _marketable(self, order: SimOrder, natural: float) -> bool:
+        buying = order.action == "BUY"
+        if order.order_type == "MKT":
+            return True
+        if order.order_type == "STP":
+            if not order.stop_triggered:
+                assert order.aux_price is not None
+                order.stop_triggered = (
+                    natural >= order.aux_price if buying else natural <= order.aux_price
+                )
+            return order.stop_triggered
+        assert order.lmt_price is not None
+        tolerance = 1e-9
+        if buying:
+            return order.lmt_price >= natural - tolerance
+        return order.lmt_price <= natural + tolerance
+
+    def _fill(self, order: SimOrder, qty: float, price: float, leg_prices: list[float]) -> None:
+        now = self._market.now
+        previous_value = order.avg_fill_price * order.filled
+        order.filled += qty
+        order.avg_fill_price = round((previous_value + price * qty) / order.filled, 6)
+        order.last_fill_price = price
+        order.status = "Filled" if order.remaining <= 0 else "Submitted"
+        buying = order.action == "BUY"
+        executions: list[Execution] = []
+        for leg, leg_price in zip(order.legs, leg_prices, strict=True):
+            leg_buys = (leg.action == "BUY") == buying
+            shares = qty * leg.ratio
+            executions.append(
+                self._execution(order, leg.instrument, leg_buys, shares, leg_price, now)
+            )
+        summary = self._execution(order, order.instrument, buying, qty, price, now)
+        summary.cum_qty, summary.avg_price = order.filled, order.avg_fill_price
+        if order.is_combo:
+            summary.is_combo_summary = True
+            summary.commission = 0.0
+        executions.append(summary)
+        order.executions.extend(executions)
+        self._listener.order_filled(order, executions)
+        if order.status == "Filled":
+            self._after_filled(order)
+
+    def _execution(
+        self,
+        order: SimOrder,
+        instrument: Instrument,
+        buys: bool,
+        shares: float,
+        price: float,
+        now: dt.datetime,
+    ) -> Execution:
+        exec_id = f"0000e0d5.{self._next_exec:08x}.01.01"
+        self._next_exec += 1
+        return Execution(
+            exec_id=exec_id,
+            time=now,
+            instrument=instrument,
+            side="BOT" if buys else "SLD",
+            shares=shares,
+            price=price,
+            cum_qty=shares,
+            avg_price=price,
+            commission=commission_for(instrument, shares),
+        )
+
+    def _after_filled(self, order: SimOrder) -> None:
+        for child in self._children(order):
+            if child.status == "PreSubmitted" and child.transmit:
+                self._release(child)
+        if order.parent_id:
+            # bracket children form one implicit OCA group
+            parent = self.orders.get((order.client_id, order.parent_id))
+            if parent is not None:
+                for sibling in self._children(parent):
+                    if sibling is not order and sibling.status not in DONE:
+                        self._set_cancelled(sibling)
+        if order.oca_group:
+            for other in self.orders.values():
+                if (
+                    other is not order
+                    and other.oca_group == order.oca_group
+                    and other.account == order.account
+                    and other.status not in DONE
+                ):
+                    self._set_cancelled(other)
+
+    def open_orders(self, client_id: int | None = None) -> list[SimOrder]:
+        return [
+            o
+            for o in self.orders.values()
+            if o.status not in DONE and (client_id is None or o.client_id == client_id)
+        ]
+
+    def next_order_id(self, client_id: int) -> int:
+        ids = [oid for (cid, oid) in self.orders if cid == client_id]
+        return max(ids, default=0) + 1

@@ -1,0 +1,84 @@
+"""Scenario files: a TOML list of market changes at simulated times after loading.
+
+Example (``after_s`` is simulated seconds after the scenario is loaded)::
+
+    [[step]]
+    after_s = 0
+    symbol = "SPY"
+    jump_pct = -0.03        # SPY drops 3 %
+
+    [[step]]
+    after_s = 600
+    set_vix = 32.0
+    shock_iv = 0.25         # every IV surface +25 % (or name a symbol)
+
+    [[step]]
+    after_s = 1200
+    symbol = "QQQ"
+    price = 480.0
+
+Steps run in time order on the first market change at or after their time; a step may hold
+several actions, applied in the order price, jump_pct, shock_iv, set_vix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+
+import msgspec
+
+from services.ibsim.market import Market
+
+
+class ScenarioStep(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    after_s: float = 0.0
+    symbol: str | None = None
+    price: float | None = None
+    jump_pct: float | None = None
+    shock_iv: float | None = None
+    set_vix: float | None = None
+
+    def apply(self, market: Market) -> None:
+        if self.price is not None:
+            market.set_price(self._symbol(), self.price)
+        if self.jump_pct is not None:
+            market.jump(self._symbol(), self.jump_pct)
+        if self.shock_iv is not None:
+            market.shock_iv(self.shock_iv, self.symbol)
+        if self.set_vix is not None:
+            market.set_vix(self.set_vix)
+
+    def _symbol(self) -> str:
+        if not self.symbol:
+            raise ValueError("a price step needs a symbol")
+        return self.symbol
+
+
+class ScenarioFile(msgspec.Struct, forbid_unknown_fields=True):
+    step: list[ScenarioStep] = msgspec.field(default_factory=list)
+
+
+class Scenario:
+    """A loaded scenario anchored at the simulated time it was loaded."""
+
+    def __init__(self, steps: list[ScenarioStep], loaded_at: dt.datetime) -> None:
+        self._pending = sorted(steps, key=lambda s: s.after_s)
+        self._loaded_at = loaded_at
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def apply_due(self, market: Market) -> None:
+        """Apply every step whose time has come (each at most once)."""
+        elapsed = (market.now - self._loaded_at).total_seconds()
+        while self._pending and self._pending[0].after_s <= elapsed:
+            self._pending.pop(0).apply(market)
+
+
+def load_scenario(path: Path, now: dt.datetime) -> Scenario:
+    data = tomllib.loads(path.read_text())
+    parsed = msgspec.convert(data, ScenarioFile)
+    return Scenario(parsed.step, now)

@@ -1,0 +1,7 @@
+"""`python -m services.monitor`: run it with the config from V6_CONFIG and the environment."""
+
+from services.monitor import SERVICE
+from shared.service import main
+
+if __name__ == "__main__":
+    raise SystemExit(main(SERVICE))

@@ -1,0 +1,212 @@
+"""The one lifecycle every service follows, so knowing one service is knowing all four.
+
+start: connect the bus, ensure streams, open the service's tables and their batch writers,
+register with ``nats.micro`` (``$SRV.PING|INFO|STATS`` and a ``health`` endpoint), then let the
+service wire its consumers, subscriptions and timers. stop (reverse, one ``AsyncExitStack``):
+stop intake and timers, let running handlers finish (bounded), flush table batches, drain NATS
+last so the final events still go out. Signal handlers only set the stop event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nats.micro import add_service
+from nats.micro.request import Request
+
+from shared.bus import Bus, connect, consumer, consumers_of, ensure_streams
+from shared.bus.client import CoreHandler, Handler
+from shared.clock import Clock, WallClock
+from shared.config import Config, load_config
+from shared.events import AnyEvent
+from shared.logging import setup_logging
+from shared.storage import BatchWriter, Table, TableSpec
+from shared.subjects import Subjects
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    """What makes a service: its name, its tables, and the function that wires its handlers."""
+
+    name: str
+    description: str
+    tables: tuple[TableSpec, ...]
+    wire: Callable[[Runtime], Awaitable[None]]
+    version: str = "0.1.0"
+
+
+class Runtime:
+    """A running service: its config, clock, bus, tables and writers, and its stop event."""
+
+    def __init__(self, definition: ServiceDef, config: Config, clock: Clock | None = None) -> None:
+        self.definition = definition
+        self.name = definition.name
+        self.config = config
+        self.clock: Clock = clock or WallClock()
+        self.subjects = Subjects(config.nats.subject_prefix)
+        self.tables: dict[str, Table] = {}
+        self.writers: dict[str, BatchWriter] = {}
+        self.stop_event = asyncio.Event()
+        self._bus: Bus | None = None
+        self._timers: list[asyncio.Task[None]] = []
+        self._stack = contextlib.AsyncExitStack()
+        self._started = False
+        self._stopped = False
+
+    @property
+    def bus(self) -> Bus:
+        if self._bus is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._bus
+
+    # --- what a service's wire() calls ------------------------------------------------------
+
+    async def consume(self, stream: str, handler: Handler, types: Any = AnyEvent) -> None:
+        """Consume this service's durable consumer on ``stream`` (declared in bus/streams.py)."""
+        await self.bus.consume(consumer(self.name, stream), handler, types)
+
+    async def subscribe(self, subject: str, handler: CoreHandler, types: Any = AnyEvent) -> None:
+        await self.bus.subscribe(subject, handler, types)
+
+    def every(
+        self, seconds: float, fn: Callable[[], Awaitable[None]], clock: Clock | None = None
+    ) -> None:
+        """Run ``fn`` every ``seconds`` of the service clock (market time against the simulator)."""
+        self._timers.append(asyncio.create_task(self._tick(seconds, fn, clock or self.clock)))
+
+    async def _tick(self, seconds: float, fn: Callable[[], Awaitable[None]], clock: Clock) -> None:
+        while True:
+            await clock.sleep(seconds)
+            try:
+                await fn()
+            except Exception:
+                log.exception("timer failed", extra={"timer": getattr(fn, "__name__", "?")})
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        stack = self._stack
+        cfg = self.config
+        self._bus = await connect(cfg.nats, self.name)
+        stack.push_async_callback(self._bus.close, STOP_GRACE_S)  # unwound last: drain NATS
+        await ensure_streams(self._bus.js, cfg.nats)
+        await self._open_tables()
+        await self._register_micro()
+        stack.push_async_callback(self._stop_intake)  # unwound first
+        await self.definition.wire(self)
+        log.info(
+            "service started",
+            extra={"consumers": [c.durable for c in consumers_of(self.name)]},
+        )
+
+    async def _open_tables(self) -> None:
+        st = self.config.storage
+        # a folder per service: a service writes only its own tables
+        root = f"{st.data_root.rstrip('/')}/{self.name}"
+        for spec in self.definition.tables:
+            table = await asyncio.to_thread(Table.open, root, spec)
+            writer = BatchWriter(table, st.batch_max_rows, st.batch_max_seconds)
+            writer.start()
+            self.tables[spec.name] = table
+            self.writers[spec.name] = writer
+            self._stack.push_async_callback(writer.close)
+        if self.tables:
+            # maintenance runs on the wall clock: file counts grow with real commits
+            self.every(st.compact_every_s, self._compact_all, WallClock())
+
+    async def _compact_all(self) -> None:
+        st = self.config.storage
+        for table in self.tables.values():
+            await table.compact_if_needed(st.compact_min_files, st.vacuum_retention_hours)
+
+    async def _register_micro(self) -> None:
+        nc = self.bus.nc
+        svc = await add_service(
+            nc,
+            name=self.name,
+            version=self.definition.version,
+            description=self.definition.description,
+        )
+
+        async def health(request: Request) -> None:
+            await request.respond(json.dumps(self.health()).encode())
+
+        await svc.add_endpoint(
+            name="health",
+            handler=health,
+            subject=f"{self.subjects.prefix}.svc.{self.name}.health",
+        )
+        await nc.flush()
+        self._stack.push_async_callback(svc.stop)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "service": self.name,
+            "status": "stopping" if self.stop_event.is_set() else "ok",
+            "nats": self.bus.nc.is_connected,
+            "tables": sorted(self.tables),
+            "time": self.clock.now().isoformat(),
+        }
+
+    async def _stop_intake(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        await asyncio.gather(*self._timers, return_exceptions=True)
+        await self.bus.stop_intake(STOP_GRACE_S)
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+
+    async def stop(self) -> None:
+        if not self._started or self._stopped:
+            return
+        self._stopped = True
+        self.stop_event.set()
+        await self._stack.aclose()
+        log.info("service stopped")
+
+    async def run(self) -> None:
+        """Start, wait for the stop event (SIGTERM/SIGINT set it), stop."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await self.start()
+            await self.stop_event.wait()
+        finally:
+            await self.stop()
+
+
+@contextlib.asynccontextmanager
+async def run_service(
+    definition: ServiceDef, config: Config, clock: Clock | None = None
+) -> AsyncIterator[Runtime]:
+    """Run a service in-process (tests): started on enter, stopped on exit."""
+    runtime = Runtime(definition, config, clock)
+    try:
+        await runtime.start()
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+def main(definition: ServiceDef) -> int:
+    """``python -m services.<name>``: config from ``V6_CONFIG`` and the environment."""
+    config = load_config()
+    setup_logging(config.logging, definition.name)
+    asyncio.run(Runtime(definition, config).run())
+    return 0

@@ -1,0 +1,118 @@
+"""Batched writes: rows gathered in memory and committed by count or by age, not per event.
+
+``add`` validates at once (a bad row fails in the handler that made it) and returns a future
+that completes when the row's batch is committed. A consumer handler awaits it before returning,
+so the message is acked only after its rows are durable; fire-and-forget callers (snapshot time
+series) need not await. A failed commit fails the batch's futures and logs the rows lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from shared.storage.rows import Row, check_rows
+from shared.storage.table import Table
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["append", "insert_new", "upsert"]
+
+
+def _retrieve(fut: asyncio.Future[None]) -> None:
+    # nobody may await a fire-and-forget row; the failure is logged by flush
+    if not fut.cancelled():
+        fut.exception()
+
+
+class BatchWriter:
+    """Commits rows to one table in batches of at most ``max_rows`` or ``max_seconds`` old.
+
+    ``mode`` defaults to ``insert_new`` for a keyed table (replays are no-ops) and ``append``
+    otherwise.
+    """
+
+    def __init__(
+        self, table: Table, max_rows: int, max_seconds: float, mode: Mode | None = None
+    ) -> None:
+        self.table = table
+        self.max_rows = max_rows
+        self.max_seconds = max_seconds
+        self.mode: Mode = mode or ("insert_new" if table.spec.key else "append")
+        self.commits = 0
+        self._rows: list[Row] = []
+        self._futures: list[asyncio.Future[None]] = []
+        self._pending = asyncio.Event()
+        self._full = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"writer-{self.table.name}")
+
+    def add(self, rows: Row | Iterable[Row]) -> asyncio.Future[None]:
+        """Queue one row or many; the future completes when they are committed."""
+        batch = [rows] if isinstance(rows, Mapping) else list(rows)
+        check_rows(self.table.name, self.table.spec.schema, batch)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(_retrieve)
+        self._rows.extend(batch)
+        self._futures.append(fut)
+        self._pending.set()
+        if len(self._rows) >= self.max_rows:
+            self._full.set()
+        return fut
+
+    async def _run(self) -> None:
+        while not self._closing:
+            await self._pending.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), self.max_seconds)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Commit everything queued so far."""
+        async with self._flush_lock:
+            rows, futures = self._rows, self._futures
+            self._rows, self._futures = [], []
+            self._pending.clear()
+            self._full.clear()
+            if not rows:
+                return
+            try:
+                await self._write(rows)
+            except Exception as exc:
+                log.exception(
+                    "batch commit failed", extra={"table": self.table.name, "rows": len(rows)}
+                )
+                for fut in futures:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                return
+            self.commits += 1
+            for fut in futures:
+                if not fut.done():
+                    fut.set_result(None)
+
+    async def _write(self, rows: list[Row]) -> None:
+        if self.mode == "append":
+            await self.table.append(rows)
+        elif self.mode == "upsert":
+            await self.table.upsert(rows)
+        else:
+            await self.table.insert_new(rows)
+
+    async def close(self) -> None:
+        """Stop the timer and commit what is left (never cancels a commit in progress)."""
+        self._closing = True
+        self._pending.set()
+        self._full.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        await self.flush()

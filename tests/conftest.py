@@ -1,0 +1,80 @@
+"""Session-wide real NATS server, a fresh subject prefix per test, temp data roots."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.bus import Bus, connect, ensure_streams
+from shared.config import Config, load_config
+from shared.natsserver import NatsServer
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=1).ping()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A JetStream-enabled server: a container where Docker answers, the local binary otherwise."""
+    if _docker_answers():
+        from testcontainers.nats import NatsContainer
+
+        with NatsContainer(jetstream=True) as container:
+            host, port = container.nats_host_and_port()
+            yield f"nats://{host}:{port}"
+        return
+    with NatsServer(tmp_path_factory.mktemp("nats")) as server:
+        yield server.url
+
+
+@pytest.fixture
+def prefix() -> str:
+    # a prefix per test gives it its own streams and subjects on the shared server
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def data_root(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def config(nats_url: str, prefix: str, data_root: Path) -> Config:
+    """Fast settings: a 1 s ack wait and short back-offs so redelivery tests take seconds."""
+    return load_config(
+        env={},
+        overrides={
+            "nats": {
+                "url": nats_url,
+                "subject_prefix": prefix,
+                "ack_wait_s": 1.0,
+                "max_deliveries": 3,
+                "storage": "memory",
+                "retry_base_s": 0.05,
+                "retry_max_s": 0.2,
+            },
+            "storage": {"data_root": str(data_root), "batch_max_seconds": 0.05},
+            "logging": {"json": True},
+        },
+    )
+
+
+@pytest.fixture
+async def bus(config: Config) -> AsyncIterator[Bus]:
+    """A test's own connection (service name "test") with the streams in place."""
+    test_bus = await connect(config.nats, "test")
+    await ensure_streams(test_bus.js, config.nats)
+    yield test_bus
+    await test_bus.close(grace_s=2.0)

@@ -1,0 +1,130 @@
+"""Market state assembly: what an entry evaluation reads, from relayed quotes, history, chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+from entry_factories import T0, condor_legs
+
+from services.entry.market import HistoryCache, QuoteCache, assemble, atm_iv, quote_price
+from shared.enums import Right, SecType
+from shared.events import Bar, ChainProvided, MarketDataUpdated, Quote
+
+EXP1, EXP2 = dt.date(2027, 1, 8), dt.date(2027, 1, 15)
+
+
+def _und(symbol: str, bid: float | None, ask: float | None, **kw) -> Quote:
+    return Quote(symbol=symbol, sec_type=SecType.STOCK, bid=bid, ask=ask, **kw)
+
+
+def _opt(expiry: dt.date, right: Right, strike: float, iv: float) -> Quote:
+    return Quote(
+        symbol="SPY",
+        sec_type=SecType.OPTION,
+        expiry=expiry,
+        right=right,
+        strike=strike,
+        bid=1.0,
+        ask=1.1,
+        iv=iv,
+    )
+
+
+def _bars(values: list[float], last: dt.date) -> list[Bar]:
+    n = len(values)
+    return [Bar(last - dt.timedelta(days=n - 1 - i), v, v, v, v) for i, v in enumerate(values)]
+
+
+def _chain(price: float = 580.0) -> ChainProvided:
+    return ChainProvided(
+        symbol="SPY",
+        underlying_price=price,
+        expiries=[EXP1, EXP2],
+        strikes=[575.0, 580.0, 585.0],
+        quotes=[
+            _opt(EXP1, Right.PUT, 580.0, 0.22),
+            _opt(EXP1, Right.CALL, 580.0, 0.20),
+            _opt(EXP1, Right.CALL, 585.0, 0.30),
+            _opt(EXP2, Right.CALL, 580.0, 0.50),
+        ],
+    )
+
+
+def test_quote_price_prefers_a_sane_mid_then_last_then_close():
+    assert quote_price(_und("SPY", 579.0, 581.0)) == 580.0
+    assert quote_price(_und("SPY", 582.0, 581.0, last=580.5)) == 580.5  # crossed
+    assert quote_price(_und("SPY", None, None, close=579.0)) == 579.0
+    assert quote_price(_und("SPY", None, None)) is None
+
+
+def test_quote_cache_keeps_the_latest_underlying_vix_and_option_quotes():
+    cache = QuoteCache("VIX")
+    cache.on_market_data(MarketDataUpdated(symbol="SPY", quotes=[_und("SPY", 579.0, 581.0)]))
+    cache.on_market_data(MarketDataUpdated(symbol="SPY", quotes=[_und("SPY", 589.0, 591.0)]))
+    vix = Quote(symbol="VIX", sec_type=SecType.INDEX, last=21.5)
+    cache.on_market_data(MarketDataUpdated(symbol="VIX", quotes=[vix]))
+    option = _opt(EXP1, Right.PUT, 580.0, 0.2)
+    cache.on_market_data(MarketDataUpdated(symbol="SPY", quotes=[option]))
+    assert cache.price("SPY") == 590.0
+    assert cache.vix() == 21.5
+    leg = condor_legs(EXP1)[0]
+    assert cache.leg("SPY", leg) is None
+    assert cache.leg("SPY", msgspec.structs.replace(leg, strike=580.0)) == option
+
+
+def test_atm_iv_averages_call_and_put_nearest_the_money_at_the_front_expiry():
+    assert abs(atm_iv(_chain(), 581.0) - 0.21) < 1e-12
+
+
+def test_history_cache_serves_one_trading_day_only():
+    cache = HistoryCache()
+    day = dt.date(2026, 11, 24)
+    bars = _bars([0.2], day)
+    cache.put("SPY", "TRADES", day, bars)
+    assert cache.get("SPY", "TRADES", day) == bars
+    assert cache.get("SPY", "TRADES", day + dt.timedelta(days=1)) is None
+    assert cache.get("QQQ", "TRADES", day) is None
+
+
+def test_assemble_uses_live_price_and_vix_and_replaces_todays_partial_bar():
+    quotes = QuoteCache()
+    quotes.on_market_data(MarketDataUpdated(symbol="SPY", quotes=[_und("SPY", 579.0, 581.0)]))
+    quotes.on_market_data(
+        MarketDataUpdated(
+            symbol="VIX", quotes=[Quote(symbol="VIX", sec_type=SecType.INDEX, last=19.0)]
+        )
+    )
+    today = T0.date()
+    state = assemble(
+        "SPY",
+        T0,
+        quotes,
+        iv_bars=_bars([0.15, 0.18], today),
+        price_bars=_bars([590.0, 595.0, 598.0], today),
+        chain=_chain(),
+    )
+    assert state.underlying_price == 580.0
+    assert state.vix == 19.0
+    assert state.closes == [590.0, 595.0, 580.0]
+    assert state.iv_history == [0.15, 0.18]
+    assert abs(state.current_iv - 0.21) < 1e-12
+
+
+def test_assemble_falls_back_to_chain_price_and_last_iv_bar_without_live_data():
+    yesterday = T0.date() - dt.timedelta(days=1)
+    chain = ChainProvided(symbol="SPY", underlying_price=581.0, expiries=[], strikes=[], quotes=[])
+    state = assemble(
+        "SPY", T0, QuoteCache(), _bars([0.15, 0.18], yesterday), _bars([590.0], yesterday), chain
+    )
+    assert state.underlying_price == 581.0
+    assert state.vix is None
+    assert state.closes == [590.0, 581.0]
+    assert state.current_iv == 0.18
+
+
+def test_assemble_without_any_price_leaves_it_missing():
+    state = assemble("SPY", T0, QuoteCache(), [], [], None)
+    assert state.underlying_price is None
+    assert state.closes == []
+    assert state.current_iv is None

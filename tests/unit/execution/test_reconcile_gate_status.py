@@ -1,0 +1,69 @@
+import datetime as dt
+
+from services.execution.conflate import Conflator
+from services.execution.gate import OrderGate
+from services.execution.reconcile import FindingKind, book_positions, reconcile
+from services.execution.status_map import ErrorKind, error_kind, order_status
+from shared.config import BreakerConfig
+from shared.enums import OrderStatus, Right
+from shared.events import Leg
+
+EXP = dt.date(2027, 1, 15)
+
+
+def test_unknown_missing_and_mismatched_positions_are_found():
+    legs = (
+        Leg(right=Right.PUT, strike=540, expiry=EXP, quantity=1, con_id=1),
+        Leg(right=Right.PUT, strike=545, expiry=EXP, quantity=-1, con_id=2),
+    )
+    book = book_positions([(legs, 2)])
+    findings = reconcile({1: 2.0, 2: -1.0, 9: 5.0}, {**book, 3: 1.0})
+    assert [(f.kind, f.con_id) for f in findings] == [
+        (FindingKind.MISMATCH, 2),
+        (FindingKind.MISSING, 3),
+        (FindingKind.UNKNOWN, 9),
+    ]
+
+
+def test_matching_book_has_no_findings():
+    assert reconcile({1: -3.0}, {1: -3.0}) == []
+
+
+def test_breaker_opens_after_configured_failures_and_lets_exits_through():
+    gate = OrderGate(BreakerConfig(failures=3, window_s=60, open_s=300))
+    for t in (0.0, 1.0):
+        gate.record_failure(t)
+    assert gate.refusal(2.0, exit_order=False) is None
+    gate.record_failure(2.0)
+    assert "circuit breaker" in gate.refusal(3.0, exit_order=False)
+    assert gate.refusal(3.0, exit_order=True) is None
+    assert gate.refusal(303.0, exit_order=False) is None  # half-open
+    gate.record_failure(303.0)
+    assert gate.refusal(304.0, exit_order=False) is not None
+
+
+def test_halt_denies_entries_only():
+    gate = OrderGate(BreakerConfig())
+    gate.halted = True
+    assert gate.refusal(0, exit_order=False)
+    assert gate.refusal(0, exit_order=True) is None
+
+
+def test_ib_statuses_map_to_project_statuses():
+    assert order_status("PreSubmitted", 0, 2) is OrderStatus.SUBMITTED
+    assert order_status("Submitted", 1, 1) is OrderStatus.PARTIALLY_FILLED
+    assert order_status("Filled", 2, 0) is OrderStatus.FILLED
+    assert order_status("Inactive", 0, 2) is OrderStatus.REJECTED
+    assert error_kind(201) is ErrorKind.ORDER_REJECTED
+    assert error_kind(2104) is ErrorKind.INFO
+
+
+def test_conflation_keeps_the_latest_value_per_instrument_at_the_rate():
+    c: Conflator[int, float] = Conflator(max_rate_hz=2)
+    for i in range(100):
+        c.put("SPY", 1, float(i))
+    c.put("SPY", 2, -1.0)
+    assert c.due(10.0) == {"SPY": [99.0, -1.0]}
+    c.put("SPY", 1, 100.0)
+    assert c.due(10.1) == {}
+    assert c.due(10.5) == {"SPY": [100.0]}
