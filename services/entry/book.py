@@ -50,6 +50,9 @@ class EntryBook:
         if record.strategy.signal_id:
             self._by_signal[record.strategy.signal_id] = record.strategy_id
 
+    def records(self) -> list[StrategyRecord]:
+        return list(self._records.values())
+
     def active(self, symbol: str | None = None) -> list[StrategyRecord]:
         """Pending, open and closing strategies: everything that holds or may hold risk."""
         return [

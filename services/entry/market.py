@@ -86,14 +86,13 @@ def assemble(
 ) -> MarketState:
     """One symbol's market state for the entry signal.
 
-    The price is the live quote, else the last daily close. The current IV is the newest
-    ``OPTION_IMPLIED_VOLATILITY`` bar (IB updates today's bar during the session). ``closes`` are completed sessions only: today's partial bar would pull the
-    moving average toward the price it is compared with. A missing VIX is NaN, which the
-    signal's VIX check refuses.
+    The price is the live quote, else the last daily close. The IV ranked is the newest
+    ``OPTION_IMPLIED_VOLATILITY`` bar (IB updates today's bar during the session). ``closes``
+    are completed sessions only: today's partial bar would pull the moving average toward the
+    price it is compared with. A missing VIX is NaN, which the signal's VIX check refuses.
     """
     today = trading_date(now)
-    completed = [bar for bar in price_bars if bar.date < today and bar.close > 0]
-    closes = [bar.close for bar in completed]
+    closes = [bar.close for bar in price_bars if bar.date < today and bar.close > 0]
     price = quotes.price(symbol)
     if price is None and price_bars and price_bars[-1].close > 0:
         price = price_bars[-1].close

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import msgspec
-from ib_async import Contract, Ticker
+from ib_async import Contract, Option, Ticker
 
 from services.execution.conflate import Conflator
 from services.execution.ib_client import IBClient, MarketDataLinesExhausted
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 Publish = Callable[[Event], Awaitable[object]]
 # model Greeks (tick 13) come with every option subscription; 106 asks for the option IV
 OPTION_TICKS = "106"
+# snapshots per request batch: a batch must pass the pacing limit within the request timeout
+SNAPSHOT_BATCH = 40
 
 
 class MarketDataRelay:
@@ -236,24 +238,27 @@ class MarketDataRelay:
     async def _snapshot_chain(
         self, symbol: str, expiries: list[dt.date], strikes: list[float]
     ) -> list[Quote]:
-        contracts = [
-            option_contract(symbol, Leg(right=right, strike=k, expiry=e, quantity=1))
-            for e in expiries
-            for k in strikes
-            for right in (Right.PUT, Right.CALL)
-        ]
-        qualified = [
-            c
-            for c in await self.client.call(
-                "qualify chain", self.client.ib.qualifyContractsAsync, *contracts
+        # one contract-details request per expiry lists its options; far fewer messages than
+        # qualifying every strike and right one by one under IB's pacing limit
+        wanted = set(strikes)
+        contracts: list[Contract] = []
+        for expiry in expiries:
+            details = await self.client.call(
+                "chain contract details",
+                self.client.ib.reqContractDetailsAsync,
+                Option(symbol, ib_expiry(expiry), exchange="SMART", currency="USD"),
             )
-            if c is not None and c.conId
-        ]
-        tickers = await self.client.call(
-            "chain snapshot", self.client.ib.reqTickersAsync, *qualified
-        )
+            contracts += [d.contract for d in details if d.contract and d.contract.strike in wanted]
+        quotes: list[Quote] = []
         now = self.client.now()
-        return [quote_from_ticker(t, symbol, now) for t in tickers]
+        for start in range(0, len(contracts), SNAPSHOT_BATCH):
+            tickers = await self.client.call(
+                "chain snapshot",
+                self.client.ib.reqTickersAsync,
+                *contracts[start : start + SNAPSHOT_BATCH],
+            )
+            quotes += [quote_from_ticker(t, symbol, now) for t in tickers]
+        return quotes
 
     async def on_history_requested(self, req: HistoryRequested) -> HistoryProvided:
         today = self.client.now().date()

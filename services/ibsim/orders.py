@@ -172,7 +172,7 @@ class OrderBook:
         self._market = market
         self._listener = listener
         self._resolve = resolve
-        self._partial_fill_above = partial_fill_above
+        self.partial_fill_above = partial_fill_above
         self.orders: dict[tuple[int, int], SimOrder] = {}
         self._next_perm_id = 1_000_001
         self._next_exec = 1
@@ -265,13 +265,14 @@ class OrderBook:
             # transmitting the last child transmits the whole bracket
             for staged in self._family(parent):
                 staged.transmit = True
-            self._release(parent)
-            for child in self._children(parent):
-                if child is not order:
-                    self._release(child)
+            for staged in self._family(parent):
+                self._release(staged)
+            return
         self._release(order)
 
     def _release(self, order: SimOrder) -> None:
+        if order.status == "Submitted" or order.status in DONE:
+            return
         parent = self.orders.get((order.client_id, order.parent_id)) if order.parent_id else None
         if parent is not None and parent.status != "Filled":
             order.status, order.why_held = "PreSubmitted", "child"
@@ -327,7 +328,7 @@ class OrderBook:
         if math.isnan(natural) or not self._marketable(order, natural):
             return
         qty = order.remaining
-        if 0 < self._partial_fill_above < order.total_qty and order.filled == 0:
+        if 0 < self.partial_fill_above < order.total_qty and order.filled == 0:
             qty = max(math.floor(order.total_qty / 2), 1)
         self._fill(order, qty, natural, leg_prices)
 

@@ -192,6 +192,7 @@ class Simulator:
         """Drop every client connection (clients then reconnect, as after a gateway restart)."""
         for session in list(self._all_sessions):
             session.close()
+            self.unregister(session)
 
     # -- contracts -------------------------------------------------------------------------
 

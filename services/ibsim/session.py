@@ -8,7 +8,6 @@ gateway does not need.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import math
@@ -132,8 +131,6 @@ class Session:
         finally:
             self._sim.unregister(self)
             self._writer.close()
-            with contextlib.suppress(ConnectionError):
-                await self._writer.wait_closed()
 
     def _start(self, client_id: int) -> bool:
         if not self._sim.register(client_id, self):

@@ -2,10 +2,12 @@
 
 The history comes from execution (``v6.rpc.history`` what=OPTION_IMPLIED_VOLATILITY) once per
 trading day per symbol; a failed request is retried after ``retry_after``, not on every update.
+IB's implied-volatility bars are annualized decimals (0.18), like the legs' model IV.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import math
@@ -13,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
+from shared.domain.calendar import trading_date
 from shared.events import Bar
 
 log = logging.getLogger(__name__)
@@ -30,35 +33,52 @@ def rank_and_percentile(closes: np.ndarray, iv: float) -> tuple[float, float]:
 
 
 class IVHistory:
+    """Closes per symbol for the current trading day, loaded in the background.
+
+    Valuation never waits for a history request: until it answers, rank and percentile are NaN
+    (which no rule reads as a breach).
+    """
+
     def __init__(
         self, fetch: FetchHistory | None, retry_after: dt.timedelta = dt.timedelta(minutes=10)
     ) -> None:
         self._fetch = fetch
         self._retry_after = retry_after
         self._closes: dict[str, tuple[dt.date, np.ndarray]] = {}
-        self._failed_at: dict[str, dt.datetime] = {}
+        self._asked_at: dict[str, dt.datetime] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def ensure(self, symbols: set[str], now: dt.datetime) -> None:
-        """Fetch the history of each symbol not yet loaded for ``now``'s trading day."""
+    def request(self, symbols: set[str], now: dt.datetime) -> None:
+        """Start fetching each symbol not loaded for ``now``'s trading day nor asked recently."""
         if self._fetch is None:
             return
-        day = now.date()
+        day = trading_date(now)
         for symbol in symbols:
             cached = self._closes.get(symbol)
             if cached is not None and cached[0] == day:
                 continue
-            failed = self._failed_at.get(symbol)
-            if failed is not None and now - failed < self._retry_after:
+            asked = self._asked_at.get(symbol)
+            if asked is not None and now - asked < self._retry_after:
                 continue
-            try:
-                bars = await self._fetch(symbol)
-            except Exception as exc:  # any failure only leaves the rank unknown
-                self._failed_at[symbol] = now
-                log.warning("iv history unavailable", extra={"symbol": symbol, "error": str(exc)})
-                continue
-            closes = np.array([b.close for b in bars if b.close > 0], dtype=np.float64)
-            self._closes[symbol] = (day, closes)
-            self._failed_at.pop(symbol, None)
+            self._asked_at[symbol] = now
+            task = asyncio.create_task(self._load(symbol, day))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _load(self, symbol: str, day: dt.date) -> None:
+        assert self._fetch is not None
+        try:
+            bars = await self._fetch(symbol)
+        except Exception as exc:  # any failure only leaves the rank unknown until a retry
+            log.warning("iv history unavailable", extra={"symbol": symbol, "error": str(exc)})
+            return
+        closes = np.array([b.close for b in bars if b.close > 0], dtype=np.float64)
+        self._closes[symbol] = (day, closes)
+
+    async def settle(self) -> None:
+        """Wait for the requests in flight (tests, shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def stats(self, symbol: str, iv: float) -> tuple[float, float]:
         cached = self._closes.get(symbol)

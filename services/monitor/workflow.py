@@ -135,7 +135,7 @@ class PositionMonitoringWorkflow:
         if not positions:
             return []
         now = self.clock.now()
-        await self.iv_history.ensure({p.symbol for p in positions}, now)
+        self.iv_history.request({p.symbol for p in positions}, now)
         valuation = value_book(positions, self.market, now, self.rate)
         for i, pos in enumerate(positions):
             if math.isfinite(valuation.delta[i]):

@@ -178,6 +178,6 @@ def test_price_rises_with_volatility_and_stays_within_no_arbitrage_bounds(s, m, 
     k = s * m
     r, q = 0.04, 0.01
     low, high = bs_price(s, k, t, r, q, np.array([sigma, sigma * 1.1]), is_call)
-    assert high >= low
+    assert high >= low - 1e-12 * s  # equal up to rounding when no time value is left
     assert low >= _discounted_intrinsic(s, k, t, r, q, is_call) - 1e-9
     assert high <= (s * np.exp(-q * t) if is_call else k * np.exp(-r * t)) + 1e-9

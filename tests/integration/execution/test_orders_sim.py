@@ -1,0 +1,126 @@
+"""Entry orders against the IB simulator: one BAG, fills with per-leg prices, the walk."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from exec_harness import Harness
+
+from services.execution.orders import net_prices
+from shared.enums import OrderStatus, Right, StrategyType
+from shared.events import (
+    ChainProvided,
+    ChainRequested,
+    Leg,
+    MarketDataUpdated,
+    OrderFilled,
+    OrderPlaced,
+    OrderStatusChanged,
+    StrategyBuilt,
+)
+
+
+async def condor_legs(h: Harness) -> tuple[list[Leg], ChainProvided]:
+    chain = await h.relay.on_chain_requested(
+        ChainRequested(symbol="SPY", min_dte=35, max_dte=60, strikes_around=20)
+    )
+    assert not chain.error, chain.error
+    expiry = chain.expiries[0]
+    spot = chain.underlying_price
+    strikes = sorted(chain.strikes)
+
+    def near(target: float) -> float:
+        return min(strikes, key=lambda k: abs(k - target))
+
+    lp, sp, sc, lc = near(spot * 0.95), near(spot * 0.97), near(spot * 1.03), near(spot * 1.05)
+    return [
+        Leg(right=Right.PUT, strike=lp, expiry=expiry, quantity=1),
+        Leg(right=Right.PUT, strike=sp, expiry=expiry, quantity=-1),
+        Leg(right=Right.CALL, strike=sc, expiry=expiry, quantity=-1),
+        Leg(right=Right.CALL, strike=lc, expiry=expiry, quantity=1),
+    ], chain
+
+
+async def built(h: Harness, sid: str, offset: float = 0.0, quantity: int = 2) -> StrategyBuilt:
+    legs, _ = await condor_legs(h)
+    qualified = await h.relay.qualify("SPY", legs)
+    await h.relay.track("SPY", qualified)
+    await h.relay.wait_quotes(qualified, 3.0)
+    mid, natural = net_prices(qualified, h.relay.quotes)
+    return StrategyBuilt(
+        strategy_id=sid,
+        symbol="SPY",
+        strategy_type=StrategyType.IRON_CONDOR,
+        legs=legs,
+        quantity=quantity,
+        limit_price=round(mid + offset, 2),
+        worst_price=round(natural if offset == 0 else mid + offset, 2),
+        max_profit=100.0,
+        max_loss=300.0,
+    )
+
+
+async def test_built_condor_is_one_bag_order_filled_with_per_leg_prices(harness: Harness):
+    ev = await built(harness, "ic-1")
+    await harness.flows.on_strategy_built(ev)
+    await harness.flows.on_strategy_built(ev)  # the same command delivered twice
+    fill = await harness.wait_for(OrderStatusChanged, status=OrderStatus.FILLED)
+    assert len([o for o in harness.sim.orders if o.order_ref.startswith("v6:ic-1")]) == 1
+    bag = next(o for o in harness.sim.orders if o.order_ref.startswith("v6:ic-1"))
+    assert bag.instrument.sec_type == "BAG" and len(bag.legs) == 4
+    placed = harness.of(OrderPlaced)
+    assert len(placed) == 1 and placed[0].combo
+    fills = harness.of(OrderFilled)
+    assert sum(f.quantity for f in fills) == 2
+    assert all(len(f.legs) == 4 for f in fills)
+    for f in fills:
+        # the combo price is the legs' prices netted, credit positive
+        legs = sum((p.price if p.side.value == "sell" else -p.price) for p in f.legs)
+        assert abs(legs - f.price) < 0.011
+        assert f.price > 0
+    assert fill.filled == 2
+    holding = harness.flows.book.get("ic-1")
+    assert holding.held == 2 and holding.status.value == "open"
+
+
+async def test_limit_below_the_market_is_walked_and_fills(harness: Harness):
+    ev = await built(harness, "ic-walk", offset=0.30)  # asks 0.30 more credit than the mid
+    legs = await harness.relay.qualify("SPY", list(ev.legs))
+    _, natural = net_prices(legs, harness.relay.quotes)
+    ev = StrategyBuilt(
+        **{**{f: getattr(ev, f) for f in ev.__struct_fields__}, "worst_price": natural - 0.05}
+    )
+    await harness.flows.on_strategy_built(ev)
+    await harness.wait_for(OrderStatusChanged, strategy_id="ic-walk", status=OrderStatus.FILLED)
+    order = next(o for o in harness.sim.orders if o.order_ref.startswith("v6:ic-walk"))
+    assert order.lmt_price > -ev.limit_price  # walked: asks less credit than at first
+
+
+async def test_limit_that_never_becomes_marketable_is_cancelled_after_the_walk(
+    harness: Harness,
+):
+    ev = await built(harness, "ic-never", offset=2.0)
+    ev = StrategyBuilt(
+        **{
+            **{f: getattr(ev, f) for f in ev.__struct_fields__},
+            "worst_price": ev.limit_price - 0.10,
+        }
+    )
+    await harness.flows.on_strategy_built(ev)
+    done = await harness.wait_for(
+        OrderStatusChanged, strategy_id="ic-never", status=OrderStatus.CANCELLED
+    )
+    assert "walk ended unfilled" in done.reason
+    assert harness.flows.book.get("ic-never").status.value == "failed"
+
+
+async def test_market_data_reaches_the_bus_with_greeks_and_conflated(harness: Harness):
+    await built(harness, "md-only")
+    harness.events.clear()
+    await __import__("asyncio").sleep(1.0)
+    updates = harness.of(MarketDataUpdated, symbol="SPY")
+    assert 1 <= len(updates) <= 6  # 4 Hz at most, over a burst of 20 ticks/s x instruments
+    options = [q for u in updates for q in u.quotes if q.sec_type.value == "opt"]
+    assert options and any(q.delta is not None and q.iv for q in options)
+    assert all(u.market_time is not None for u in updates)
+    _ = dt
