@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -116,6 +117,58 @@ class NatsServer:
         await asyncio.to_thread(self.stop)
 
     def __enter__(self) -> NatsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class NatsCluster:
+    """Three (or more) nats-servers routed into one JetStream cluster on this machine.
+
+    The deployment for users who outgrow one server: streams get R3 replicas and survive the
+    loss of one server. Ports are fixed at construction so a killed node restarts at the same
+    address and rejoins.
+    """
+
+    def __init__(self, store_dir: Path, size: int = 3, host: str = "127.0.0.1") -> None:
+        if size < 3:
+            raise ValueError("a JetStream cluster needs at least 3 servers")
+        cluster_ports = [free_port(host) for _ in range(size)]
+        routes = ",".join(f"nats://{host}:{p}" for p in cluster_ports)
+        self.nodes = []
+        for i, cluster_port in enumerate(cluster_ports):
+            args = [
+                "--server_name", f"n{i}",
+                "--cluster_name", "v6",
+                "--cluster", f"nats://{host}:{cluster_port}",
+                "--routes", routes,
+            ]  # fmt: skip
+            node = NatsServer(Path(store_dir) / f"n{i}", host=host, port=free_port(host))
+            node.extra_args = args
+            self.nodes.append(node)
+
+    @property
+    def url(self) -> str:
+        """All members, comma-separated: clients fail over between them."""
+        return ",".join(node.url for node in self.nodes)
+
+    def start(self) -> NatsCluster:
+        for node in self.nodes:
+            node.start()
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> NatsCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -228,7 +228,12 @@ class OrderManager:
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("order callback failed", exc_info=task.exception())
 
     def _order_of(self, trade: Trade) -> WorkingOrder | None:
         return self.working.get(trade.order.orderRef)

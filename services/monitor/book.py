@@ -10,6 +10,7 @@ opening fills; ``realized_pnl`` is currency for the position.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 
 import msgspec
@@ -90,9 +91,14 @@ def net_fill_price(fill: OrderFilled, legs: list[Leg]) -> float:
 
 
 def payoff_extremes(legs: list[Leg], entry_price: float) -> tuple[float, float]:
-    """(max profit, max loss) per unit in currency at expiry; math.inf when unbounded.
+    """(max profit, max loss) per unit in currency at expiry; math.inf when unbounded."""
+    # every valuation asks again for an unchanged strategy: memoized
+    return _payoff_extremes(tuple(legs), entry_price)
 
-    The payoff is piecewise linear with kinks at the strikes, so its extremes over [0, inf) are
+
+@functools.lru_cache(maxsize=16_384)
+def _payoff_extremes(legs: tuple[Leg, ...], entry_price: float) -> tuple[float, float]:
+    """The payoff is piecewise linear with kinks at the strikes, so its extremes over [0, inf) are
     at 0, a strike, or unbounded along the slope above the highest strike.
     """
     if not legs:

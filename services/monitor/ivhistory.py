@@ -16,20 +16,12 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from shared.domain.calendar import trading_date
+from shared.domain.ivstats import DEFAULT_LOOKBACK, iv_percentile, iv_rank
 from shared.events import Bar
 
 log = logging.getLogger(__name__)
 
 FetchHistory = Callable[[str], Awaitable[list[Bar]]]
-
-
-def rank_and_percentile(closes: np.ndarray, iv: float) -> tuple[float, float]:
-    """(IV rank 0-100, IV percentile 0-1) of ``iv`` against ``closes``; NaN when unknowable."""
-    if closes.size < 2 or not math.isfinite(iv):
-        return math.nan, math.nan
-    lo, hi = float(closes.min()), float(closes.max())
-    rank = 50.0 if hi == lo else min(max((iv - lo) / (hi - lo) * 100.0, 0.0), 100.0)
-    return rank, float(np.mean(closes < iv))
 
 
 class IVHistory:
@@ -40,9 +32,13 @@ class IVHistory:
     """
 
     def __init__(
-        self, fetch: FetchHistory | None, retry_after: dt.timedelta = dt.timedelta(minutes=10)
+        self,
+        fetch: FetchHistory | None,
+        lookback: int = DEFAULT_LOOKBACK,
+        retry_after: dt.timedelta = dt.timedelta(minutes=10),
     ) -> None:
         self._fetch = fetch
+        self._lookback = lookback
         self._retry_after = retry_after
         self._closes: dict[str, tuple[dt.date, np.ndarray]] = {}
         self._asked_at: dict[str, dt.datetime] = {}
@@ -84,4 +80,7 @@ class IVHistory:
         cached = self._closes.get(symbol)
         if cached is None:
             return math.nan, math.nan
-        return rank_and_percentile(cached[1], iv)
+        if not math.isfinite(iv):
+            return math.nan, math.nan
+        closes = cached[1]
+        return iv_rank(closes, iv, self._lookback), iv_percentile(closes, iv, self._lookback)

@@ -47,7 +47,7 @@ class PositionMonitoringWorkflow:
         self.clock = clock
         self.book = Book(list(positions))
         self.market = MarketState(config.universe.vix_symbol)
-        self.iv_history = IVHistory(fetch_history)
+        self.iv_history = IVHistory(fetch_history, config.entry.iv_lookback_days)
         self.rate = rate
         self.producer = producer
         self.changed: dict[str, Position] = {}

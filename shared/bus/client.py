@@ -228,6 +228,9 @@ class Bus:
                     break  # unacked: redelivered after ack_wait, to this or the next run
                 async with self._track():
                     await self._handle(msg, codec, handler)
+        # a pull subscription left open makes the final drain wait for its full timeout
+        with contextlib.suppress(Exception):
+            await psub.unsubscribe()
 
     async def _handle(self, msg: Msg, codec: Codec[Any], handler: Handler) -> None:
         meta = msg.metadata

@@ -55,7 +55,10 @@ async def dead_letters(bus: Bus, service: str, count: int, timeout: float = 10.0
     sub = await bus.js.pull_subscribe(
         bus.subjects.dlq(service), stream=DLQ.name(bus.config.subject_prefix)
     )
-    msgs = await sub.fetch(count, timeout=timeout)
+    try:
+        msgs = await sub.fetch(count, timeout=timeout)
+    finally:
+        await sub.unsubscribe()
     return [decode(m.data) for m in msgs]
 
 

@@ -80,7 +80,7 @@ async def test_credit_condor_sold_with_a_positive_limit_fills_at_the_bid(ib, sim
 
     assert trade.orderStatus.avgFillPrice == pytest.approx(bid)
     assert unmarketable.orderStatus.status == "Submitted"
-    positions = {p.contract.conId: p.position for p in sim.positions()}
+    positions = {p.instrument.con_id: p.qty for p in sim.positions()}
     assert sorted(positions.values()) == [-1, -1, 1, 1]
 
 
@@ -157,9 +157,9 @@ async def test_bracket_children_wait_for_the_parent_then_cancel_each_other(
     await until(lambda: tp_trade.orderStatus.status == "PreSubmitted")
     assert parent_trade.orderStatus.status == "PreSubmitted"  # not transmitted yet
 
-    sl_trade = ib.placeOrder(spy, stop_loss)
-    await until(lambda: sl_trade.orderStatus.status == "Submitted")
-    assert parent_trade.orderStatus.status == "Submitted"  # 560 is below the market: waits
+    sl_trade = ib.placeOrder(spy, stop_loss)  # transmitting the last child sends all three
+    await until(lambda: parent_trade.orderStatus.status == "Submitted")
+    assert sl_trade.orderStatus.status == "PreSubmitted"  # held until the parent fills
 
     sim.market.set_price("SPY", 555.0)
     await until(parent_trade.isDone)

@@ -86,7 +86,7 @@ async def test_iv_rank_and_percentile_come_from_the_history() -> None:
     assert math.isnan(before.iv_rank)  # the history loads in the background
     await wf.iv_history.settle()
     (snap,) = await wf.monitor_positions()
-    assert math.isclose(snap.iv_rank, 50.0) and math.isclose(snap.iv_percentile, 50 / 101)
+    assert math.isclose(snap.iv_rank, 50.0) and math.isclose(snap.iv_percentile, 0.5, abs_tol=0.01)
     assert asked == ["SPY"]  # once per trading day
 
 
