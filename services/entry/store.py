@@ -23,6 +23,19 @@ HALT = "halt"
 _legs = msgspec.json.Decoder(list[Leg])
 
 
+class Halting(msgspec.Struct, frozen=True):
+    """The halt switch: the reason while halted, and the time of the command that set it.
+
+    Commands can be redelivered out of order; one older than ``changed_at`` is stale.
+    """
+
+    reason: str | None = None
+    changed_at: dt.datetime | None = None
+
+    def is_newer(self, when: dt.datetime) -> bool:
+        return self.changed_at is None or when > self.changed_at
+
+
 def signal_row(event: EntrySignalEvaluated) -> dict[str, Any]:
     return struct_to_row(event)
 
@@ -121,19 +134,23 @@ class EntryStore:
         rows = (await self._strategies.read()).to_pylist()
         return EntryBook(strategy_record(row) for row in rows)
 
-    async def load_halt(self) -> str | None:
-        """The halt reason if entries were halted when the service last ran."""
+    async def load_halt(self) -> Halting:
+        """The halt switch as the service last left it."""
         rows = (await self._controls.read([("name", "=", HALT)])).to_pylist()
-        if not rows or not rows[0]["active"]:
-            return None
-        return rows[0]["reason"] or "halted"
+        if not rows:
+            return Halting()
+        row = rows[0]
+        return Halting(
+            reason=(row["reason"] or "halted") if row["active"] else None,
+            changed_at=_aware(row["updated_at"]),
+        )
 
-    async def save_halt(self, reason: str | None, at: dt.datetime, event_id: str) -> None:
+    async def save_halt(self, halting: Halting, event_id: str) -> None:
         row = {
             "name": HALT,
-            "active": reason is not None,
-            "reason": reason or "",
+            "active": halting.reason is not None,
+            "reason": halting.reason or "",
             "event_id": event_id,
-            "updated_at": at,
+            "updated_at": halting.changed_at,
         }
         await self._controls.upsert([row])

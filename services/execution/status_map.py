@@ -48,7 +48,7 @@ class ErrorKind(enum.Enum):
 ERROR_KINDS: dict[int, ErrorKind] = {
     **dict.fromkeys((2104, 2106, 2107, 2108, 2119, 2158, 2100, 2150, 399, 10167), ErrorKind.INFO),
     **dict.fromkeys(
-        (103, 104, 105, 106, 107, 109, 110, 111, 135, 161, 201, 203, 321, 382, 383, 387, 10147),
+        (103, 104, 105, 106, 107, 109, 110, 111, 135, 161, 201, 203, 321, 382, 383, 387),
         ErrorKind.ORDER_REJECTED,
     ),
     202: ErrorKind.ORDER_CANCELLED,

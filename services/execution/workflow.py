@@ -54,6 +54,8 @@ from shared.events import (
 
 log = logging.getLogger(__name__)
 
+IMMEDIATE_SLIPPAGE = 0.02  # per leg, per share
+
 
 class MarketData(Protocol):
     """What the workflows need from the market-data relay."""
@@ -243,7 +245,7 @@ class Workflows:
         h.working = None
         if wo.status is OrderStatus.DRY_RUN:
             h.status_reason = "dry run: no order placed"
-        elif h.held == 0:
+        elif wo.filled == 0:
             h.status = StrategyStatus.FAILED
             h.status_reason = wo.reason or f"entry order {wo.status.value}"
         h.updated_at = self.client.now()
@@ -311,8 +313,10 @@ class Workflows:
             legs=tuple(legs),
             quantity=units,
             limit_price=natural if marketable else mid,
-            worst_price=natural,
-            natural_price=natural,
+            # an immediate exit may give a few ticks past the natural price it saw, because the
+            # quotes it priced from can be a tick old by the time the order arrives
+            worst_price=natural - IMMEDIATE_SLIPPAGE * len(legs) if marketable else natural,
+            natural_price=natural - IMMEDIATE_SLIPPAGE * len(legs) if marketable else natural,
         )
         h.exit_seq += 1
         h.working = spec

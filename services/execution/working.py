@@ -280,8 +280,12 @@ class OrderManager:
         if status is wo.status or wo.done.is_set():
             return
         wo.status = status
+        if status is OrderStatus.FILLED:
+            wo.reason = ""  # a walk's cancel that lost the race to the fill is no failure
         await self._publish_status(wo)
         if status in TERMINAL_ORDER_STATUSES:
+            if wo.walk is not None:
+                wo.walk.cancel()
             if status is OrderStatus.FILLED:
                 await self._await_fills(wo, int(st.filled))
             await self._finish(wo)
@@ -342,6 +346,11 @@ class OrderManager:
         if combo.key_exec_id in self.recorded_fills:
             return  # recorded before a restart or reconnect: counted, not published again
         self.recorded_fills.add(combo.key_exec_id)
+        hooks = self._hooks.get(wo.spec.order_ref)
+        if hooks is not None:
+            # the book first: the order's end (which reads the book) may come before the
+            # commission report this fill's event waits for
+            await hooks.on_fill(wo, units, net)
         commission = await self._commission(combo.exec_ids)
         legs_by_con = {leg.con_id or 0: leg for leg in wo.spec.legs}
         await self.publish(
@@ -374,9 +383,6 @@ class OrderManager:
                 commission=commission,
             )
         )
-        hooks = self._hooks.get(wo.spec.order_ref)
-        if hooks is not None:
-            await hooks.on_fill(wo, units, net)
 
     async def _commission(self, exec_ids: tuple[str, ...]) -> float:
         # commission reports follow their executions; wait briefly rather than report zero

@@ -38,7 +38,7 @@ SUMMARY_TAGS = (
 @dataclass(slots=True)
 class Position:
     instrument: Instrument
-    qty: float = 0.0
+    position: float = 0.0  # signed contracts or shares, as IB names it
     avg_cost: float = 0.0  # per contract, multiplier and commission included
     realized: float = 0.0
 
@@ -67,28 +67,28 @@ class Account:
         factor = instrument.factor
         self.cash -= signed_qty * price * factor + commission
         pos = self.positions.setdefault(instrument.con_id, Position(instrument))
-        unit_cost = price * factor + commission / abs(signed_qty)
+        # commission raises a purchase's cost and lowers a sale's proceeds (IB's avgCost)
+        unit = price * factor + commission / signed_qty
         realized = 0.0
-        if pos.qty == 0 or (pos.qty > 0) == (signed_qty > 0):
-            total = abs(pos.qty) + abs(signed_qty)
-            pos.avg_cost = (pos.avg_cost * abs(pos.qty) + unit_cost * abs(signed_qty)) / total
-            pos.qty += signed_qty
+        if pos.position == 0 or (pos.position > 0) == (signed_qty > 0):
+            total = abs(pos.position) + abs(signed_qty)
+            pos.avg_cost = (pos.avg_cost * abs(pos.position) + unit * abs(signed_qty)) / total
+            pos.position += signed_qty
         else:
-            closing = min(abs(signed_qty), abs(pos.qty))
-            direction = 1.0 if pos.qty > 0 else -1.0
-            proceeds = price * factor - commission / abs(signed_qty)
-            realized = direction * closing * (proceeds - pos.avg_cost)
-            pos.qty += signed_qty
-            if abs(pos.qty) < 1e-9:
-                pos.qty = 0.0
-            elif (pos.qty > 0) != (direction > 0):
-                pos.avg_cost = unit_cost  # flipped: the remainder opened at this fill
+            closing = min(abs(signed_qty), abs(pos.position))
+            direction = 1.0 if pos.position > 0 else -1.0
+            realized = direction * closing * (unit - pos.avg_cost)
+            pos.position += signed_qty
+            if abs(pos.position) < 1e-9:
+                pos.position = 0.0
+            elif (pos.position > 0) != (direction > 0):
+                pos.avg_cost = unit  # flipped: the remainder opened at this fill
         pos.realized += realized
         self.realized += realized
         return round(realized, 2)
 
     def market_value(self, pos: Position, market: Market) -> float:
-        return pos.qty * market.price_of(pos.instrument) * pos.instrument.factor
+        return pos.position * market.price_of(pos.instrument) * pos.instrument.factor
 
     def values(self, market: Market) -> dict[str, float | str]:
         """The account's values as IB names them (reqAccountSummary, account updates)."""
@@ -97,12 +97,12 @@ class Account:
         unrealized = 0.0
         margin = 0.0
         for pos in self.positions.values():
-            if pos.qty == 0:
+            if pos.position == 0:
                 continue
             mv = self.market_value(pos, market)
             net_positions += mv
             gross += abs(mv)
-            unrealized += mv - pos.qty * pos.avg_cost
+            unrealized += mv - pos.position * pos.avg_cost
             margin += self._maintenance(pos, market, mv)
         net_liq = self.cash + net_positions
         init = margin * 1.1
@@ -132,14 +132,14 @@ class Account:
         inst = pos.instrument
         if inst.sec_type == "STK":
             return 0.25 * abs(mv)
-        if not inst.is_option or pos.qty > 0:
+        if not inst.is_option or pos.position > 0:
             return 0.0
         spot = market.underlying_price(inst.symbol)
-        notional = spot * inst.factor * abs(pos.qty)
+        notional = spot * inst.factor * abs(pos.position)
         return max(0.2 * notional - abs(mv), 0.1 * notional) + abs(mv)
 
     def open_positions(self) -> list[Position]:
-        return [p for p in self.positions.values() if p.qty != 0]
+        return [p for p in self.positions.values() if p.position != 0]
 
     def expire(self, now: dt.datetime, market: Market) -> list[ExpiryOutcome]:
         """Settle every option whose expiry close has passed: ITM ones into stock, others to 0.
@@ -150,12 +150,12 @@ class Account:
         outcomes = []
         for pos in list(self.positions.values()):
             inst = pos.instrument
-            if not inst.is_option or pos.qty == 0:
+            if not inst.is_option or pos.position == 0:
                 continue
             expiry = dt.datetime.strptime(inst.expiry, "%Y%m%d").date()
             if now < expiry_close(expiry):
                 continue
-            qty = pos.qty
+            qty = pos.position
             spot = market.underlying_price(inst.symbol)
             intrinsic = (spot - inst.strike) if inst.right == "C" else (inst.strike - spot)
             exercised = intrinsic >= 0.01

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from services.ibsim.instruments import Instrument
+from services.ibsim.instruments import NEW_YORK, Instrument
 from services.ibsim.market import Market
 from services.ibsim.requests import ContractSpec, OrderRequest
 
@@ -87,6 +87,7 @@ class SimOrder:
     transmit: bool
     parent_id: int
     spec: ContractSpec
+    placed_at: dt.datetime | None = None
     status: str = "PreSubmitted"
     filled: float = 0.0
     avg_fill_price: float = 0.0
@@ -235,6 +236,7 @@ class OrderBook:
             transmit=req.transmit,
             parent_id=req.parent_id,
             spec=req.contract,
+            placed_at=self._market.now,
         )
 
     def _modify(self, order: SimOrder, req: OrderRequest) -> SimOrder:
@@ -313,6 +315,16 @@ class OrderBook:
         for order in list(self.orders.values()):
             ids = {leg.instrument.con_id for leg in order.legs} or {order.instrument.con_id}
             if order.status not in DONE and ids & con_ids:
+                self._set_cancelled(order)
+
+    def expire_day_orders(self) -> None:
+        """Cancel DAY orders still working at 16:00 New York on the day they were placed."""
+        now = self._market.now
+        for order in list(self.orders.values()):
+            if order.tif != "DAY" or order.status in DONE or order.placed_at is None:
+                continue
+            placed_day = order.placed_at.astimezone(NEW_YORK).date()
+            if now >= dt.datetime.combine(placed_day, dt.time(16, 0), NEW_YORK):
                 self._set_cancelled(order)
 
     def check_all(self) -> None:

@@ -298,10 +298,13 @@ class Simulator:
             if session.wants_positions:
                 for pos in changed:
                     session.send(
-                        m.position(self.account.account_id, pos.instrument, pos.qty, pos.avg_cost)
+                        m.position(
+                            self.account.account_id, pos.instrument, pos.position, pos.avg_cost
+                        )
                     )
             if session.wants_account_updates:
                 session.push_account_updates()
+            session.push_account_summaries()
 
     # -- market changes --------------------------------------------------------------------
 
@@ -323,6 +326,7 @@ class Simulator:
         if self._scenario is not None:
             self._scenario.apply_due(self.market)
         self._settle_expiries()
+        self.book.expire_day_orders()
         self.book.check_all()
         for session in list(self._sessions.values()):
             session.push_all_ticks()

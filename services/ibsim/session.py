@@ -80,6 +80,7 @@ class Session:
         self.subscriptions: dict[int, Subscription] = {}
         self.wants_positions = False
         self.wants_account_updates = False
+        self.account_summaries: dict[int, tuple[str, ...]] = {}
         self._handlers: dict[int, Callable[[list[str]], None]] = {
             1: self._req_mkt_data,
             2: self._cancel_mkt_data,
@@ -95,6 +96,7 @@ class Session:
             49: self._req_current_time,
             61: self._req_positions,
             62: self._req_account_summary,
+            63: self._cancel_account_summary,
             64: self._cancel_positions,
             76: self._req_account_updates_multi,
             78: self._req_sec_def_opt_params,
@@ -371,7 +373,7 @@ class Session:
         self.wants_positions = True
         account = self._sim.account
         for pos in account.open_positions():
-            self.send(m.position(account.account_id, pos.instrument, pos.qty, pos.avg_cost))
+            self.send(m.position(account.account_id, pos.instrument, pos.position, pos.avg_cost))
         self.send(m.position_end())
 
     def _cancel_positions(self, fields: list[str]) -> None:
@@ -401,25 +403,37 @@ class Session:
         self.send(
             m.update_portfolio(
                 pos.instrument,
-                pos.qty,
+                pos.position,
                 price,
                 value,
                 pos.avg_cost,
-                round(value - pos.qty * pos.avg_cost, 2),
+                round(value - pos.position * pos.avg_cost, 2),
                 round(pos.realized, 2),
                 account.account_id,
             )
         )
 
     def _req_account_summary(self, fields: list[str]) -> None:
+        # a subscription, as at IB: the values are sent again whenever a fill changes them
         req = parse_req_account_summary(fields)
+        self.account_summaries[req.req_id] = req.tags
+        self._send_account_summary(req.req_id, req.tags)
+        self.send(m.account_summary_end(req.req_id))
+
+    def _cancel_account_summary(self, fields: list[str]) -> None:
+        self.account_summaries.pop(parse_req_id(fields), None)
+
+    def push_account_summaries(self) -> None:
+        for req_id, tags in self.account_summaries.items():
+            self._send_account_summary(req_id, tags)
+
+    def _send_account_summary(self, req_id: int, tags: tuple[str, ...]) -> None:
         account = self._sim.account
         values = account.values(self._sim.market)
-        tags = req.tags if req.tags and req.tags != ("All",) else tuple(values)
-        for tag in tags:
+        wanted = tags if tags and tags != ("All",) else tuple(values)
+        for tag in wanted:
             if tag in values:
-                self.send(m.account_summary(req.req_id, account.account_id, tag, values[tag]))
-        self.send(m.account_summary_end(req.req_id))
+                self.send(m.account_summary(req_id, account.account_id, tag, values[tag]))
 
     def _req_account_updates_multi(self, fields: list[str]) -> None:
         self.send(m.account_update_multi_end(parse_req_id(fields)))

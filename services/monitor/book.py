@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import math
 
 import msgspec
 
+from shared.domain.strategy import payoff
 from shared.enums import (
     TERMINAL_ORDER_STATUSES,
     ExitResult,
     OrderPurpose,
     OrderSide,
     OrderStatus,
-    Right,
     StrategyStatus,
     StrategyType,
 )
@@ -91,34 +90,21 @@ def net_fill_price(fill: OrderFilled, legs: list[Leg]) -> float:
 
 
 def payoff_extremes(legs: list[Leg], entry_price: float) -> tuple[float, float]:
-    """(max profit, max loss) per unit in currency at expiry; math.inf when unbounded."""
+    """(max profit, max loss) per unit in currency at expiry, positive; math.inf if unbounded."""
     # every valuation asks again for an unchanged strategy: memoized
     return _payoff_extremes(tuple(legs), entry_price)
 
 
 @functools.lru_cache(maxsize=16_384)
 def _payoff_extremes(legs: tuple[Leg, ...], entry_price: float) -> tuple[float, float]:
-    """The payoff is piecewise linear with kinks at the strikes, so its extremes over [0, inf) are
-    at 0, a strike, or unbounded along the slope above the highest strike.
-    """
     if not legs:
         return 0.0, 0.0
-    strikes = sorted({leg.strike for leg in legs})
-    points = [0.0, *strikes]
-
-    def value(s: float) -> float:
-        intrinsic = sum(
-            leg.quantity * max((s - leg.strike) * (1 if leg.right == Right.CALL else -1), 0.0)
-            for leg in legs
-        )
-        return (entry_price + intrinsic) * MULTIPLIER
-
-    values = [value(s) for s in points]
-    slope = sum(leg.quantity for leg in legs if leg.right == Right.CALL)
-    best = math.inf if slope > 0 else max(values)
-    worst = math.inf if slope < 0 else -min(values)
-    # rounded to a millionth of a currency unit so that float noise does not show
-    return round(max(best, 0.0), 6), round(max(worst, 0.0), 6)
+    result = payoff(legs, entry_price)
+    # rounded after scaling so that binary noise does not show in currency figures
+    return (
+        round(max(result.max_profit, 0.0) * MULTIPLIER, 6),
+        round(result.max_loss * MULTIPLIER, 6),
+    )
 
 
 class Book:

@@ -21,14 +21,17 @@ from shared.events import Bar
 
 log = logging.getLogger(__name__)
 
+NEUTRAL = (50.0, 0.5)  # IV rank, IV percentile when unknown
+
 FetchHistory = Callable[[str], Awaitable[list[Bar]]]
 
 
 class IVHistory:
     """Closes per symbol for the current trading day, loaded in the background.
 
-    Valuation never waits for a history request: until it answers, rank and percentile are NaN
-    (which no rule reads as a breach).
+    Valuation never waits for a history request. Until it answers (or when the IV is unknown)
+    rank and percentile are neutral, 50 and 0.5 (ivstats' "neither high nor low"): a NaN would
+    make a "percentile below 0.30" test fire, since every comparison with NaN is False.
     """
 
     def __init__(
@@ -79,8 +82,8 @@ class IVHistory:
     def stats(self, symbol: str, iv: float) -> tuple[float, float]:
         cached = self._closes.get(symbol)
         if cached is None:
-            return math.nan, math.nan
+            return NEUTRAL
         if not math.isfinite(iv):
-            return math.nan, math.nan
+            return NEUTRAL
         closes = cached[1]
         return iv_rank(closes, iv, self._lookback), iv_percentile(closes, iv, self._lookback)

@@ -30,7 +30,7 @@ from shared.events import MULTIPLIER, LegSnapshot, PositionSnapshot
 
 _NAN = math.nan
 
-# (symbol, current average IV) -> (iv_rank 0-100, iv_percentile 0-1); NaN when unknown
+# (symbol, current average IV) -> (iv_rank 0-100, iv_percentile 0-1)
 IVStatsFn = Callable[[str, float], tuple[float, float]]
 
 
@@ -208,7 +208,7 @@ def build_snapshot(
     iv = float(valuation.iv[i])
     iv_entry = pos.iv_at_entry
     iv_change = (iv - iv_entry) / iv_entry if iv_entry and math.isfinite(iv) else 0.0
-    iv_rank, iv_pct = ctx.iv_stats(pos.symbol, iv) if math.isfinite(iv) else (_NAN, _NAN)
+    iv_rank, iv_pct = ctx.iv_stats(pos.symbol, iv)
     best, worst = payoff_extremes(pos.legs, pos.entry_price)
     as_of_ts = float(valuation.as_of[i])
     as_of = dt.datetime.fromtimestamp(as_of_ts, dt.UTC) if math.isfinite(as_of_ts) else ctx.now

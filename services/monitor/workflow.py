@@ -7,6 +7,7 @@ first valuation) collect in ``changed`` for the handler to upsert into the posit
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 
@@ -29,6 +30,8 @@ from shared.events import (
     PositionSnapshot,
     StrategyBuilt,
 )
+
+log = logging.getLogger(__name__)
 
 BookEvent = PositionOpened | PositionClosed
 
@@ -153,11 +156,20 @@ class PositionMonitoringWorkflow:
             producer=self.producer,
         )
         snapshots: list[PositionSnapshot] = []
+        unvalued: list[str] = []
         for i, pos in enumerate(positions):
             self._learn_entry_market(pos, float(valuation.iv[i]))
-            snapshot = build_snapshot(valuation, i, ctx)
-            if snapshot is not None:
+            try:
+                snapshot = build_snapshot(valuation, i, ctx)
+            except ValueError:  # a non-finite figure the contract refuses
+                snapshot = None
+            if snapshot is None:
+                unvalued.append(pos.strategy_id)
+            else:
                 snapshots.append(snapshot)
+        if unvalued:
+            # no quote, no underlying price or no IV yet: nothing trustworthy to publish
+            log.warning("strategies not valued", extra={"strategies": unvalued[:20]})
         return snapshots
 
     async def monitor_position(self, strategy_id: str) -> PositionSnapshot | None:

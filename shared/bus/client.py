@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 PUBLISH_ATTEMPTS = 5
 FETCH_TIMEOUT_S = 1.0
+NO_RESPONDERS_RETRY_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -164,11 +165,25 @@ class Bus:
         reply_type: Any,
         timeout: float = 5.0,
     ) -> Any:
-        """Request/reply on a subject outside every stream; raises ``nats.errors.TimeoutError``."""
+        """Request/reply on a subject outside every stream.
+
+        Raises ``nats.errors.TimeoutError``, or ``NoRespondersError`` if none appears in time.
+        """
         if not event.producer:
             event = msgspec.structs.replace(event, producer=self.service)
-        msg = await self.nc.request(subject, encode(event), timeout=timeout)
-        return Codec(reply_type).decode(msg.data)
+        data = encode(event)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                msg = await self.nc.request(subject, data, timeout=deadline - loop.time())
+                return Codec(reply_type).decode(msg.data)
+            except nats.errors.NoRespondersError:
+                # seen for a few ms after a responder subscribed (measured: 2-8% of requests
+                # in a loop, nats-server 2.15), and while one restarts: retry within the timeout
+                if loop.time() + NO_RESPONDERS_RETRY_S >= deadline:
+                    raise
+                await asyncio.sleep(NO_RESPONDERS_RETRY_S)
 
     async def serve(self, subject: str, handler: Responder, types: Any = AnyEvent) -> None:
         """Answer requests on ``subject`` (queue group: the service), one reply per request."""

@@ -50,6 +50,13 @@ class MarketDesk:
         self.chain_requests = 0
         self.history_requests = 0
 
+    def make_neutral(self, symbol: str) -> None:
+        """Put the price on its 20-day average of completed closes: a neutral trend."""
+        today = self.market.now.astimezone(NEW_YORK).date()
+        history = self.histories[symbol]
+        closes = [c for d, c in zip(history.dates, history.close, strict=True) if d < today]
+        self.market.set_price(symbol, float(sum(closes[-20:]) / 20))
+
     async def serve(self, bus: Bus) -> None:
         await bus.serve(bus.subjects.rpc_chain(), self._chain, ChainRequested)
         await bus.serve(bus.subjects.rpc_history(), self._history, HistoryRequested)
@@ -64,7 +71,9 @@ class MarketDesk:
             )
             await bus.publish(MarketDataUpdated(symbol=symbol, quotes=[quote], market_time=now))
         vix = self.market.quote(self.market.vix_instrument)
-        quote = Quote(symbol="VIX", sec_type=SecType.INDEX, last=vix.last, close=vix.close, time=now)
+        quote = Quote(
+            symbol="VIX", sec_type=SecType.INDEX, last=vix.last, close=vix.close, time=now
+        )
         await bus.publish(MarketDataUpdated(symbol="VIX", quotes=[quote], market_time=now))
         await bus.nc.flush()
 

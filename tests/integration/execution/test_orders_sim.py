@@ -7,10 +7,13 @@ import datetime as dt
 from exec_harness import Harness
 
 from services.execution.orders import net_prices
-from shared.enums import OrderStatus, Right, StrategyType
+from shared.enums import Action, ExitResult, OrderStatus, Right, Severity, StrategyType, Urgency
 from shared.events import (
+    AlertRaised,
     ChainProvided,
     ChainRequested,
+    DecisionMade,
+    ExitExecuted,
     Leg,
     MarketDataUpdated,
     OrderFilled,
@@ -65,6 +68,7 @@ async def test_built_condor_is_one_bag_order_filled_with_per_leg_prices(harness:
     await harness.flows.on_strategy_built(ev)
     await harness.flows.on_strategy_built(ev)  # the same command delivered twice
     fill = await harness.wait_for(OrderStatusChanged, status=OrderStatus.FILLED)
+    await harness.wait_for(OrderFilled, strategy_id="ic-1")
     assert len([o for o in harness.sim.orders if o.order_ref.startswith("v6:ic-1")]) == 1
     bag = next(o for o in harness.sim.orders if o.order_ref.startswith("v6:ic-1"))
     assert bag.instrument.sec_type == "BAG" and len(bag.legs) == 4
@@ -124,3 +128,58 @@ async def test_market_data_reaches_the_bus_with_greeks_and_conflated(harness: Ha
     assert options and any(q.delta is not None and q.iv for q in options)
     assert all(u.market_time is not None for u in updates)
     _ = dt
+
+
+async def open_condor(h: Harness, sid: str, quantity: int = 2) -> None:
+    ev = await built(h, sid, quantity=quantity)
+    ev = StrategyBuilt(
+        **{**{f: getattr(ev, f) for f in ev.__struct_fields__}, "limit_price": ev.worst_price}
+    )
+    await h.flows.on_strategy_built(ev)
+    await h.wait_for(OrderStatusChanged, strategy_id=sid, status=OrderStatus.FILLED)
+    await h.wait_for(OrderFilled, strategy_id=sid)
+
+
+def decision(sid: str, action: Action, **kw: object) -> DecisionMade:
+    return DecisionMade(
+        decision_id=f"d-{sid}-{action.value}",
+        strategy_id=sid,
+        symbol="SPY",
+        action=action,
+        rule="test",
+        reason="test",
+        urgency=kw.pop("urgency", Urgency.IMMEDIATE),
+        **kw,
+    )
+
+
+async def test_reduce_then_close_produce_the_right_combos_and_exit_events(harness: Harness):
+    await open_condor(harness, "ic-exit", quantity=4)
+    await harness.flows.execute_exit_decision(decision("ic-exit", Action.REDUCE, close_ratio=0.5))
+    reduced = await harness.wait_for(ExitExecuted, strategy_id="ic-exit")
+    assert reduced.result is ExitResult.REDUCED
+    assert (reduced.closed_quantity, reduced.remaining_quantity) == (2, 2)
+    close = decision("ic-exit", Action.CLOSE)
+    await harness.flows.execute_exit_decision(close)
+    await harness.flows.execute_exit_decision(close)  # a second CLOSE while the first works
+    closed = await harness.wait_for(ExitExecuted, strategy_id="ic-exit", result=ExitResult.CLOSED)
+    assert closed.realized_pnl is not None
+    exits = [o for o in harness.sim.orders if o.order_ref.startswith("v6:ic-exit:")]
+    assert len(exits) == 3  # entry, reduce, close
+    assert all(o.instrument.sec_type == "BAG" for o in exits)
+    assert not [p for p in harness.sim.positions() if p.position]
+
+
+async def test_close_for_an_unknown_strategy_fails_with_a_reason(harness: Harness):
+    await harness.flows.execute_exit_decision(decision("nope", Action.CLOSE))
+    failed = await harness.wait_for(ExitExecuted, strategy_id="nope")
+    assert failed.result is ExitResult.FAILED and "unknown" in failed.reason
+
+
+async def test_unknown_broker_position_raises_a_critical_alert(harness: Harness):
+    await open_condor(harness, "ic-recon", quantity=1)
+    harness.flows.book.holdings.clear()  # the book forgets it: the broker still holds it
+    findings = await harness.flows.reconcile_positions()
+    assert len(findings) == 4
+    alerts = harness.of(AlertRaised)
+    assert len(alerts) == 4 and all(a.severity is Severity.CRITICAL for a in alerts)

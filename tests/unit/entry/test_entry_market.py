@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import msgspec
+import pytest
 from entry_factories import T0, condor_legs
 
-from services.entry.market import HistoryCache, QuoteCache, assemble, atm_iv, quote_price
+from services.entry.gateway import MarketDataUnavailable
+from services.entry.market import HistoryCache, QuoteCache, assemble, quote_price
 from shared.enums import Right, SecType
-from shared.events import Bar, ChainProvided, MarketDataUpdated, Quote
+from shared.events import Bar, MarketDataUpdated, Quote
 
-EXP1, EXP2 = dt.date(2027, 1, 8), dt.date(2027, 1, 15)
+EXP1 = dt.date(2027, 1, 8)
 
 
 def _und(symbol: str, bid: float | None, ask: float | None, **kw) -> Quote:
@@ -36,21 +39,6 @@ def _bars(values: list[float], last: dt.date) -> list[Bar]:
     return [Bar(last - dt.timedelta(days=n - 1 - i), v, v, v, v) for i, v in enumerate(values)]
 
 
-def _chain(price: float = 580.0) -> ChainProvided:
-    return ChainProvided(
-        symbol="SPY",
-        underlying_price=price,
-        expiries=[EXP1, EXP2],
-        strikes=[575.0, 580.0, 585.0],
-        quotes=[
-            _opt(EXP1, Right.PUT, 580.0, 0.22),
-            _opt(EXP1, Right.CALL, 580.0, 0.20),
-            _opt(EXP1, Right.CALL, 585.0, 0.30),
-            _opt(EXP2, Right.CALL, 580.0, 0.50),
-        ],
-    )
-
-
 def test_quote_price_prefers_a_sane_mid_then_last_then_close():
     assert quote_price(_und("SPY", 579.0, 581.0)) == 580.0
     assert quote_price(_und("SPY", 582.0, 581.0, last=580.5)) == 580.5  # crossed
@@ -73,10 +61,6 @@ def test_quote_cache_keeps_the_latest_underlying_vix_and_option_quotes():
     assert cache.leg("SPY", msgspec.structs.replace(leg, strike=580.0)) == option
 
 
-def test_atm_iv_averages_call_and_put_nearest_the_money_at_the_front_expiry():
-    assert abs(atm_iv(_chain(), 581.0) - 0.21) < 1e-12
-
-
 def test_history_cache_serves_one_trading_day_only():
     cache = HistoryCache()
     day = dt.date(2026, 11, 24)
@@ -87,14 +71,11 @@ def test_history_cache_serves_one_trading_day_only():
     assert cache.get("QQQ", "TRADES", day) is None
 
 
-def test_assemble_uses_live_price_and_vix_and_replaces_todays_partial_bar():
+def test_assemble_uses_live_price_and_vix_and_drops_todays_partial_bar():
     quotes = QuoteCache()
     quotes.on_market_data(MarketDataUpdated(symbol="SPY", quotes=[_und("SPY", 579.0, 581.0)]))
-    quotes.on_market_data(
-        MarketDataUpdated(
-            symbol="VIX", quotes=[Quote(symbol="VIX", sec_type=SecType.INDEX, last=19.0)]
-        )
-    )
+    vix = Quote(symbol="VIX", sec_type=SecType.INDEX, last=19.0)
+    quotes.on_market_data(MarketDataUpdated(symbol="VIX", quotes=[vix]))
     today = T0.date()
     state = assemble(
         "SPY",
@@ -102,29 +83,23 @@ def test_assemble_uses_live_price_and_vix_and_replaces_todays_partial_bar():
         quotes,
         iv_bars=_bars([0.15, 0.18], today),
         price_bars=_bars([590.0, 595.0, 598.0], today),
-        chain=_chain(),
     )
     assert state.underlying_price == 580.0
     assert state.vix == 19.0
-    assert state.closes == [590.0, 595.0, 580.0]
+    assert state.closes == [590.0, 595.0]
     assert state.iv_history == [0.15, 0.18]
-    assert abs(state.current_iv - 0.21) < 1e-12
+    assert state.now == T0
 
 
-def test_assemble_falls_back_to_chain_price_and_last_iv_bar_without_live_data():
+def test_assemble_falls_back_to_the_last_close_and_leaves_a_missing_vix_nan():
     yesterday = T0.date() - dt.timedelta(days=1)
-    chain = ChainProvided(symbol="SPY", underlying_price=581.0, expiries=[], strikes=[], quotes=[])
-    state = assemble(
-        "SPY", T0, QuoteCache(), _bars([0.15, 0.18], yesterday), _bars([590.0], yesterday), chain
-    )
-    assert state.underlying_price == 581.0
-    assert state.vix is None
-    assert state.closes == [590.0, 581.0]
-    assert state.current_iv == 0.18
+    state = assemble("SPY", T0, QuoteCache(), _bars([0.15], yesterday), _bars([590.0], yesterday))
+    assert state.underlying_price == 590.0
+    assert state.closes == [590.0]
+    assert math.isnan(state.vix)
 
 
-def test_assemble_without_any_price_leaves_it_missing():
-    state = assemble("SPY", T0, QuoteCache(), [], [], None)
-    assert state.underlying_price is None
-    assert state.closes == []
-    assert state.current_iv is None
+def test_assemble_without_any_price_says_market_data_is_unavailable():
+    with pytest.raises(MarketDataUnavailable) as raised:
+        assemble("SPY", T0, QuoteCache(), [], [])
+    assert "SPY" in str(raised.value)

@@ -110,14 +110,15 @@ def filled(
 
 
 def option_quote(leg: Leg, mid: float, symbol: str = "SPY", **kw: Any) -> Quote:
+    half_spread = min(0.05, mid / 4)
     fields: dict[str, Any] = {
         "symbol": symbol,
         "sec_type": SecType.OPTION,
         "right": leg.right,
         "strike": leg.strike,
         "expiry": leg.expiry,
-        "bid": round(mid - 0.05, 4),
-        "ask": round(mid + 0.05, 4),
+        "bid": round(mid - half_spread, 4),
+        "ask": round(mid + half_spread, 4),
         "iv": 0.20,
         "delta": 0.2 if leg.right == Right.CALL else -0.2,
         "gamma": 0.01,

@@ -83,7 +83,8 @@ async def test_iv_rank_and_percentile_come_from_the_history() -> None:
     _open(wf)
     wf.on_market_data(condor_market())
     (before,) = await wf.monitor_positions()
-    assert math.isnan(before.iv_rank)  # the history loads in the background
+    # the history loads in the background: neutral until then
+    assert (before.iv_rank, before.iv_percentile) == (50.0, 0.5)
     await wf.iv_history.settle()
     (snap,) = await wf.monitor_positions()
     assert math.isclose(snap.iv_rank, 50.0) and math.isclose(snap.iv_percentile, 0.5, abs_tol=0.01)

@@ -80,7 +80,7 @@ async def test_credit_condor_sold_with_a_positive_limit_fills_at_the_bid(ib, sim
 
     assert trade.orderStatus.avgFillPrice == pytest.approx(bid)
     assert unmarketable.orderStatus.status == "Submitted"
-    positions = {p.instrument.con_id: p.qty for p in sim.positions()}
+    positions = {p.instrument.con_id: p.position for p in sim.positions()}
     assert sorted(positions.values()) == [-1, -1, 1, 1]
 
 
@@ -211,3 +211,17 @@ async def test_every_order_received_is_counted(ib, sim: Simulator, until):
     trades = [ib.placeOrder(spy, LimitOrder("BUY", 1, 400.0 + i)) for i in range(3)]
     await until(lambda: all(t.orderStatus.status == "Submitted" for t in trades))
     assert [o.order_id for o in sim.orders] == [t.order.orderId for t in trades]
+
+
+async def test_day_orders_end_at_the_close_and_gtc_orders_stay(ib, sim, until, ib_errors):
+    ib_errors.expect(r"^Error 202")
+    sim.market.pause()
+    spy = Stock("SPY", "SMART", "USD")
+    day = ib.placeOrder(spy, LimitOrder("BUY", 1, 400.0, tif="DAY"))
+    gtc = ib.placeOrder(spy, LimitOrder("BUY", 1, 400.0, tif="GTC"))
+    await until(lambda: gtc.orderStatus.status == "Submitted")
+
+    sim.market.advance(6 * 3600)  # 10:30 -> 16:30 New York
+    await until(day.isDone)
+    assert day.orderStatus.status == "Cancelled"
+    assert gtc.orderStatus.status == "Submitted"

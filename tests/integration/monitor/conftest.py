@@ -1,0 +1,3 @@
+from svc_helpers import collector, spawn
+
+__all__ = ["collector", "spawn"]
