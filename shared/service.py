@@ -73,8 +73,16 @@ class Runtime:
     # --- what a service's wire() calls ------------------------------------------------------
 
     async def consume(self, stream: str, handler: Handler, types: Any = AnyEvent) -> None:
-        """Consume this service's durable consumer on ``stream`` (declared in bus/streams.py)."""
-        await self.bus.consume(consumer(self.name, stream), handler, types)
+        """Consume this service's durable consumer on ``stream`` (declared in bus/streams.py).
+
+        Handlers queue rows with ``writers[name].add(...)`` and need not await them: the batch's
+        rows are committed before its messages are acked.
+        """
+        await self.bus.consume(consumer(self.name, stream), handler, types, self.flush_writers)
+
+    async def flush_writers(self) -> None:
+        """Commit every table's pending rows (the bus calls it before acking a batch)."""
+        await asyncio.gather(*(w.flush() for w in self.writers.values()))
 
     async def subscribe(self, subject: str, handler: CoreHandler, types: Any = AnyEvent) -> None:
         await self.bus.subscribe(subject, handler, types)

@@ -23,6 +23,7 @@ LAYOUTS: dict[str, int] = {
     "tick_price": 7,
     "tick_size": 5,
     "tick_string": 5,
+    "tick_generic": 5,
     "order_status": 12,
     "error": 6,
     "open_order": 135,
@@ -57,6 +58,7 @@ COMBO_LEG_FIELDS = 8  # per leg in openOrder, after the leg count
 BID, ASK, LAST, CLOSE = 1, 2, 4, 9
 BID_SIZE, ASK_SIZE = 0, 3
 LAST_TIMESTAMP = 45
+HIST_VOLATILITY, IMPLIED_VOLATILITY = 23, 24  # answers to generic ticks 104 and 106
 BID_OPTION, ASK_OPTION, LAST_OPTION, MODEL_OPTION = 10, 11, 12, 13
 NOT_COMPUTED = -1.0
 GREEK_NOT_COMPUTED = -2.0
@@ -199,6 +201,10 @@ def tick_size(req_id: int, tick_type: int, size: float) -> Fields:
 
 def tick_string(req_id: int, tick_type: int, value: str) -> Fields:
     return [46, 6, req_id, tick_type, value]
+
+
+def tick_generic(req_id: int, tick_type: int, value: float) -> Fields:
+    return [45, 6, req_id, tick_type, value]
 
 
 def tick_option_computation(

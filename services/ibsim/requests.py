@@ -8,7 +8,7 @@ it does not need.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 
 class FieldReader:
@@ -132,7 +132,6 @@ class OrderRequest:
     transmit: bool
     parent_id: int
     oca_type: int = 0
-    leg_prices: tuple[float | None, ...] = field(default=())
 
 
 def parse_place_order(fields: list[str]) -> OrderRequest:
@@ -153,7 +152,6 @@ def parse_place_order(fields: list[str]) -> OrderRequest:
     transmit = r.bool()
     parent_id = r.int()
     r.skip(6)  # blockOrder, sweepToFill, displaySize, triggerMethod, outsideRth, hidden
-    leg_prices: list[float | None] = []
     if contract.sec_type == "BAG":
         legs = []
         for _ in range(r.int()):
@@ -164,7 +162,7 @@ def parse_place_order(fields: list[str]) -> OrderRequest:
             )
             r.skip(4)  # openClose, shortSaleSlot, designatedLocation, exemptCode
         contract = _with_legs(contract, legs)
-        leg_prices = [r.float() for _ in range(r.int())]
+        r.skip(r.int())  # per-leg prices of the order
         r.skip(2 * r.int())  # smart combo routing tag/value pairs
     # deprecated sharesAllocation, discretionaryAmt, goodAfterTime, goodTillDate, faGroup,
     # faMethod, faPercentage, modelCode, shortSaleSlot, designatedLocation, exemptCode
@@ -185,7 +183,6 @@ def parse_place_order(fields: list[str]) -> OrderRequest:
         transmit=transmit,
         parent_id=parent_id,
         oca_type=oca_type,
-        leg_prices=tuple(leg_prices),
     )
 
 
@@ -210,7 +207,6 @@ class HistoricalDataRequest:
     use_rth: bool
     what_to_show: str
     format_date: int
-    keep_up_to_date: bool = False
 
 
 def parse_req_historical_data(fields: list[str]) -> HistoricalDataRequest:

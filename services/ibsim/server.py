@@ -28,6 +28,7 @@ import pandas as pd
 
 from services.ibsim import messages as m
 from services.ibsim.account import Account, Position
+from services.ibsim.control import start_control
 from services.ibsim.history import SymbolHistory, build_history
 from services.ibsim.instruments import (
     NEW_YORK,
@@ -119,8 +120,6 @@ class Simulator:
         self._port = self._server.sockets[0].getsockname()[1]
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="ibsim-ticks"))
         if self.config.control_enabled and self._nats_url:
-            from services.ibsim.control import start_control
-
             self._control = await start_control(self, self._nats_url, self._subject_prefix)
         log.info("ibsim listening on %s:%s", self._host, self._port)
 

@@ -66,6 +66,7 @@ class Subscription:
     req_id: int
     instrument: Instrument | None  # None for a BAG
     legs: list[Leg] = field(default_factory=list)
+    generic_ticks: frozenset[str] = frozenset()
     sent: dict[tuple[int, int], object] = field(default_factory=dict)
 
 
@@ -203,7 +204,10 @@ class Session:
                 ]
                 sub = Subscription(req.req_id, None, legs)
             else:
-                sub = Subscription(req.req_id, self._sim.resolve(req.contract))
+                generic = frozenset(t.strip() for t in req.generic_ticks.split(",") if t.strip())
+                sub = Subscription(
+                    req.req_id, self._sim.resolve(req.contract), generic_ticks=generic
+                )
         except UnknownContract:
             self.send(
                 m.error(req.req_id, 200, "No security definition has been found for the request")
@@ -241,11 +245,29 @@ class Session:
         self._price(sub, m.CLOSE, q.close, 0)
         if sub.instrument.is_option:
             self._greeks(sub, q)
-        else:
-            stamp = str(int(market.now.timestamp()))
-            if sub.sent.get((46, m.LAST_TIMESTAMP)) != stamp:
-                sub.sent[(46, m.LAST_TIMESTAMP)] = stamp
-                self.send(m.tick_string(sub.req_id, m.LAST_TIMESTAMP, stamp))
+            return
+        stamp = str(int(market.now.timestamp()))
+        if sub.sent.get((46, m.LAST_TIMESTAMP)) != stamp:
+            sub.sent[(46, m.LAST_TIMESTAMP)] = stamp
+            self.send(m.tick_string(sub.req_id, m.LAST_TIMESTAMP, stamp))
+        if sub.instrument.sec_type == "STK":
+            self._volatility_ticks(sub)
+
+    def _volatility_ticks(self, sub: Subscription) -> None:
+        """Generic ticks 106 (30-day ATM implied vol) and 104 (20-day historical vol)."""
+        assert sub.instrument is not None
+        symbol = sub.instrument.symbol
+        values = []
+        if "106" in sub.generic_ticks:
+            iv = float(self._sim.market.atm_iv(symbol, 30 / 365))
+            values.append((m.IMPLIED_VOLATILITY, round(iv, 5)))
+        if "104" in sub.generic_ticks:
+            hv = float(self._sim.history(sub.instrument).hv[-1])
+            values.append((m.HIST_VOLATILITY, round(hv, 5)))
+        for tick_type, value in values:
+            if sub.sent.get((45, tick_type)) != value:
+                sub.sent[(45, tick_type)] = value
+                self.send(m.tick_generic(sub.req_id, tick_type, value))
 
     def _price(self, sub: Subscription, tick_type: int, price: float, size: float) -> None:
         value = (price, size)
@@ -285,6 +307,8 @@ class Session:
         req = parse_req_historical_data(fields)
         try:
             inst = self._sim.resolve(req.contract)
+            if inst.sec_type not in ("STK", "IND"):
+                raise HistoryRequestError(f"no history for {inst.sec_type} contracts")
             if req.bar_size.strip().lower() not in ("1 day", "1 d"):
                 raise HistoryRequestError(f"bar size {req.bar_size!r} is not available")
             history = self._sim.history(inst)

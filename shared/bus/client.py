@@ -24,6 +24,7 @@ from nats.js import JetStreamContext
 from shared.bus.outcome import UNHANDLEABLE, Verdict, decide, is_transient
 from shared.bus.streams import ConsumerSpec, ensure_consumer, stream_of
 from shared.config import NatsConfig
+from shared.errors import Transient
 from shared.events import AnyEvent, Codec, DeadLettered, Event, encode
 from shared.subjects import Subjects
 
@@ -48,6 +49,7 @@ class Delivery:
 Handler = Callable[[Any, Delivery], Awaitable[None]]
 CoreHandler = Callable[[Any], Awaitable[None]]
 Responder = Callable[[Any], Awaitable[Event]]
+Commit = Callable[[], Awaitable[None]]
 
 
 def _error_text(error: BaseException) -> str:
@@ -212,12 +214,25 @@ class Bus:
 
     # --- durable consumers -----------------------------------------------------------------
 
-    async def consume(self, spec: ConsumerSpec, handler: Handler, types: Any = AnyEvent) -> None:
-        """Start a durable pull consumer task calling ``handler(event, delivery)``."""
+    async def consume(
+        self,
+        spec: ConsumerSpec,
+        handler: Handler,
+        types: Any = AnyEvent,
+        commit: Commit | None = None,
+    ) -> None:
+        """Start a durable pull consumer task calling ``handler(event, delivery)``.
+
+        ``commit`` (the runtime passes "flush this service's table batches") runs once per
+        fetched batch, after the handlers and before any ack: the rows handlers queued are
+        durable before their messages are acked, with one commit per batch, not per message.
+        """
         stream = await ensure_consumer(self.js, spec, self.config)
         psub = await self.js.pull_subscribe_bind(durable=spec.durable, stream=stream)
         codec = Codec(types)
-        task = asyncio.create_task(self._pull(spec, psub, codec, handler), name=spec.durable)
+        task = asyncio.create_task(
+            self._pull(spec, psub, codec, handler, commit), name=spec.durable
+        )
         self._consumers.append(_Consumer(spec, task))
 
     async def _pull(
@@ -226,10 +241,11 @@ class Bus:
         psub: JetStreamContext.PullSubscription,
         codec: Codec[Any],
         handler: Handler,
+        commit: Commit | None,
     ) -> None:
         while not self._stopping.is_set():
             try:
-                msgs = await psub.fetch(self.config.fetch_batch, timeout=FETCH_TIMEOUT_S)
+                msgs = await self._next_batch(psub)
             except nats.errors.TimeoutError:
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
@@ -238,30 +254,63 @@ class Bus:
                 log.exception("fetch failed", extra={"durable": spec.durable})
                 await asyncio.sleep(self.config.retry_base_s)
                 continue
-            for msg in msgs:
-                if self._stopping.is_set():
-                    break  # unacked: redelivered after ack_wait, to this or the next run
-                async with self._track():
-                    await self._handle(msg, codec, handler)
+            async with self._track():
+                await self._process(msgs, codec, handler, commit)
         # a pull subscription left open makes the final drain wait for its full timeout
         with contextlib.suppress(Exception):
             await psub.unsubscribe()
 
-    async def _handle(self, msg: Msg, codec: Codec[Any], handler: Handler) -> None:
-        meta = msg.metadata
-        delivery = Delivery(
-            subject=msg.subject,
-            stream_seq=meta.sequence.stream,
-            deliveries=meta.num_delivered,
-            headers=dict(msg.headers or {}),
-            data=msg.data,
-        )
-        error: BaseException | None = None
+    async def _next_batch(self, psub: JetStreamContext.PullSubscription) -> list[Msg]:
+        """The next fetched batch, or nothing once stopping: shutdown does not wait a fetch out."""
+        fetch = asyncio.ensure_future(psub.fetch(self.config.fetch_batch, timeout=FETCH_TIMEOUT_S))
+        stop = asyncio.ensure_future(self._stopping.wait())
         try:
-            await handler(codec.decode(msg.data), delivery)
-        except Exception as exc:
-            error = exc
-        await self._settle(msg, delivery, error)
+            await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if fetch.done():
+            return fetch.result()
+        # messages the abandoned pull brings stay unacked and come back after ack_wait
+        fetch.cancel()
+        with contextlib.suppress(BaseException):
+            await fetch
+        return []
+
+    async def _process(
+        self, msgs: list[Msg], codec: Codec[Any], handler: Handler, commit: Commit | None
+    ) -> None:
+        handled: list[tuple[Msg, Delivery, BaseException | None]] = []
+        for msg in msgs:
+            if self._stopping.is_set():
+                break  # the rest stay unacked: redelivered after ack_wait, to the next run
+            delivery = Delivery(
+                subject=msg.subject,
+                stream_seq=msg.metadata.sequence.stream,
+                deliveries=msg.metadata.num_delivered,
+                headers=dict(msg.headers or {}),
+                data=msg.data,
+            )
+            error: BaseException | None = None
+            try:
+                await handler(codec.decode(msg.data), delivery)
+            except Exception as exc:
+                error = exc
+            handled.append((msg, delivery, error))
+        if commit is not None and handled:
+            try:
+                await commit()
+            except Exception as exc:
+                log.exception("commit before ack failed")
+                failed = Transient(f"table commit failed: {exc}")
+                handled = [(m, d, failed if e is None else e) for m, d, e in handled]
+        for msg, delivery, error in handled:
+            try:
+                await self._settle(msg, delivery, error)
+            except Exception:
+                log.exception(
+                    "could not settle: the server redelivers after ack_wait",
+                    extra={"subject": delivery.subject, "stream_seq": delivery.stream_seq},
+                )
 
     async def _settle(self, msg: Msg, delivery: Delivery, error: BaseException | None) -> None:
         outcome = decide(
@@ -349,7 +398,8 @@ async def connect(config: NatsConfig, name: str, url: str | None = None) -> Bus:
         log.error("nats error", extra={"error": _error_text(exc)})
 
     async def on_disconnected() -> None:
-        log.warning("nats disconnected")
+        if not (nc.is_closed or nc.is_draining):  # a drain at shutdown is no news
+            log.warning("nats disconnected")
 
     async def on_reconnected() -> None:
         log.info("nats reconnected", extra={"url": str(nc.connected_url)})

@@ -1,9 +1,10 @@
 """Batched writes: rows gathered in memory and committed by count or by age, not per event.
 
 ``add`` validates at once (a bad row fails in the handler that made it) and returns a future
-that completes when the row's batch is committed. A consumer handler awaits it before returning,
-so the message is acked only after its rows are durable; fire-and-forget callers (snapshot time
-series) need not await. A failed commit fails the batch's futures and logs the rows lost.
+that completes when the row's batch is committed. A consumer handler need not await it: the bus
+flushes the service's writers after handling a fetched batch and before acking it, so a message
+is acked only once its rows are durable. A failed commit fails the batch's futures and ``flush``
+raises, so the bus naks instead of acking.
 """
 
 from __future__ import annotations
@@ -73,10 +74,11 @@ class BatchWriter:
             await self._pending.wait()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._full.wait(), self.max_seconds)
-            await self.flush()
+            with contextlib.suppress(Exception):  # logged by flush; the timer carries on
+                await self.flush()
 
     async def flush(self) -> None:
-        """Commit everything queued so far."""
+        """Commit everything queued so far; raises if the commit fails (those rows are lost)."""
         async with self._flush_lock:
             rows, futures = self._rows, self._futures
             self._rows, self._futures = [], []
@@ -93,7 +95,7 @@ class BatchWriter:
                 for fut in futures:
                     if not fut.done():
                         fut.set_exception(exc)
-                return
+                raise
             self.commits += 1
             for fut in futures:
                 if not fut.done():

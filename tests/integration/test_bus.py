@@ -185,3 +185,21 @@ async def test_serving_a_subject_inside_a_stream_is_refused(bus: Bus) -> None:
 
     with pytest.raises(ValueError, match="inside a stream"):
         await bus.serve(bus.subjects.cmd("halt"), nothing)
+
+
+async def test_an_undecodable_core_message_is_dead_lettered_and_the_subscription_goes_on(
+    bus: Bus,
+) -> None:
+    got: asyncio.Queue[MarketDataUpdated] = asyncio.Queue()
+
+    async def on_md(event: MarketDataUpdated) -> None:
+        await got.put(event)
+
+    await bus.subscribe(bus.subjects.md("SPY"), on_md, MarketDataUpdated)
+    await bus.nc.flush()
+    await bus.nc.publish(bus.subjects.md("SPY"), b"\xc1")
+    await bus.publish(make(MarketDataUpdated, symbol="SPY"))
+
+    assert (await asyncio.wait_for(got.get(), 5)).symbol == "SPY"
+    [letter] = await dead_letters(bus, "test", 1)
+    assert (letter.subject, letter.payload) == (bus.subjects.md("SPY"), b"\xc1")

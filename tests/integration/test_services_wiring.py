@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import msgspec
+import pyarrow as pa
 import pytest
 from fixtures.processes import REPO, ServiceProcess, config_env, wait_for_ping
 from fixtures.recorder import DELIVERIES, RECEIVED
@@ -18,11 +19,12 @@ import services.decision
 import services.entry
 import services.execution
 import services.monitor
-from shared.bus import Bus
+from shared.bus import STREAMS, Bus, ConsumerSpec, Delivery
 from shared.config import Config
 from shared.events import Halt
-from shared.service import ServiceDef, run_service
-from shared.storage import Table
+from shared.service import Runtime, ServiceDef, run_service
+from shared.storage import Table, TableSpec
+from shared.storage.columns import required
 
 DEFS: dict[str, ServiceDef] = {
     d.name: d
@@ -119,3 +121,39 @@ async def test_a_process_killed_before_acking_gets_the_message_again_and_handles
         {"event_id": halt.event_id, "deliveries": 2},
     ]
     assert received == [{"event_id": halt.event_id, "reason": "kill -9 test"}]
+
+
+KEPT = TableSpec(
+    name="kept",
+    schema=pa.schema([required("event_id", pa.string())]),
+    key=("event_id",),
+)
+
+
+async def _wire_keeper(rt: Runtime) -> None:
+    async def on_halt(event: Halt, delivery: Delivery) -> None:
+        rt.writers["kept"].add({"event_id": event.event_id})  # not awaited: the bus commits
+
+    await rt.bus.consume(
+        ConsumerSpec("keeper", "commands", ("cmd.halt",)), on_halt, Halt, rt.flush_writers
+    )
+
+
+async def test_a_batch_is_committed_before_its_messages_are_acked(config: Config, bus: Bus) -> None:
+    keeper = ServiceDef("keeper", "test", (KEPT,), _wire_keeper)
+    slow = msgspec.structs.replace(
+        config, storage=msgspec.structs.replace(config.storage, batch_max_seconds=600.0)
+    )
+    async with run_service(keeper, slow) as rt:
+        sent = [await bus.publish(Halt(reason=str(i))) for i in range(20)]
+        stream = next(s for s in STREAMS if s.key == "commands").name(config.nats.subject_prefix)
+        for _ in range(100):
+            info = await bus.js.consumer_info(stream, "keeper-commands")
+            if info.ack_floor.stream_seq == len(sent):
+                break
+            await asyncio.sleep(0.05)
+        rows = await rt.tables["kept"].read()
+        commits = rt.writers["kept"].commits
+    assert info.ack_floor.stream_seq == len(sent)
+    assert sorted(rows.column("event_id").to_pylist()) == sorted(e.event_id for e in sent)
+    assert commits < len(sent)

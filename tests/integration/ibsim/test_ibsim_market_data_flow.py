@@ -36,6 +36,15 @@ async def test_stock_ticks_stream_as_the_market_moves(ib: IB, sim: Simulator, un
     await until(lambda: ticker.last == 612.34)
 
 
+async def test_generic_ticks_give_the_stocks_implied_and_historical_vol(ib: IB, sim, until):
+    spy = Stock("SPY", "SMART", "USD")
+    await ib.qualifyContractsAsync(spy)
+    ticker = ib.reqMktData(spy, "104,106")
+    await until(lambda: has(ticker.impliedVolatility) and has(ticker.histVolatility))
+    assert ticker.impliedVolatility == pytest.approx(sim.market.atm_iv("SPY", 30 / 365), rel=0.05)
+    assert 0.02 < ticker.histVolatility < 1.0
+
+
 async def test_vix_index_ticks_its_level(ib: IB, sim: Simulator, until):
     sim.market.set_vix(24.5)
     vix = Index("VIX", "CBOE")

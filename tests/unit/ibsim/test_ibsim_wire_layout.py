@@ -113,6 +113,7 @@ FIXED = {
     "tick_price": m.tick_price(1, m.BID, 1.25, 10),
     "tick_size": m.tick_size(1, m.BID_SIZE, 10),
     "tick_string": m.tick_string(1, m.LAST_TIMESTAMP, "1781533800"),
+    "tick_generic": m.tick_generic(1, m.IMPLIED_VOLATILITY, 0.1534),
     "order_status": m.order_status(order()),
     "error": m.error(-1, 2104, "Market data farm connection is OK:usfarm"),
     "open_order": m.open_order(order()),
