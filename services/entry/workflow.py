@@ -38,6 +38,7 @@ from shared.config import Config
 from shared.domain.builders import BuildRejected, StrategyBuilder
 from shared.domain.calendar import trading_date
 from shared.domain.chain import OptionChain
+from shared.domain.risk import signal_unused
 from shared.domain.signal import SignalEvaluation, evaluate_capacity, evaluate_market, signal_id
 from shared.domain.strategy import PositionGreeks, Strategy, derive_id, to_built_event
 from shared.enums import Direction
@@ -231,12 +232,19 @@ class EntryWorkflow:
     async def _evaluate(
         self, symbol: str, sid: str, now: dt.datetime
     ) -> tuple[SignalEvaluation, Strategy | None, PositionGreeks | None]:
+        entered = self.book.by_signal(sid)
+        if entered is not None:
+            # a replay: the candidate would carry the entered strategy's own id, which the
+            # capacity step leaves out of its checks, so refuse it here
+            used = signal_unused([book_entry(entered, self.quotes)], sid)
+            return self._refused(symbol, sid, now, used), None, None
         try:
             iv_bars = await self._bars(symbol, IV_HISTORY, now)
             price_bars = await self._bars(symbol, PRICE_HISTORY, now)
             state = assemble(symbol, now, self.quotes, iv_bars, price_bars)
         except MarketDataUnavailable as exc:
-            return self._no_data(symbol, sid, now, str(exc)), None, None
+            check = Check(name="market_data", passed=False, detail=str(exc))
+            return self._refused(symbol, sid, now, check), None, None
         evaluation = msgspec.structs.replace(
             evaluate_market(state, self.config.entry), signal_id=sid
         )
@@ -289,13 +297,14 @@ class EntryWorkflow:
     def _halt_check(self) -> Check:
         return Check(name="halted", passed=False, detail=f"entries halted: {self.halted}")
 
-    def _no_data(self, symbol: str, sid: str, now: dt.datetime, detail: str) -> SignalEvaluation:
+    def _refused(self, symbol: str, sid: str, now: dt.datetime, check: Check) -> SignalEvaluation:
+        """An evaluation stopped before the market step, by ``check``."""
         return SignalEvaluation(
             signal_id=sid,
             symbol=symbol,
             now=now,
             direction=Direction.NONE,
-            checks=(Check(name="market_data", passed=False, detail=detail),),
+            checks=(check,),
             vix=self.quotes.vix(),
             underlying_price=self.quotes.price(symbol),
         )

@@ -1,7 +1,8 @@
 """The bus: one NATS connection per service, typed publish/subscribe, durable consumers.
 
 Handlers never ack: ``_settle`` applies the verdict of ``outcome.decide`` to every consumed
-message, after the handler has returned (and so after it has persisted its work).
+message, after its handler has returned and the fetched batch's table rows are committed.
+Handlers of one consumer run in sequence, so ``ack_wait`` must exceed a batch's handling time.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import contextlib
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -61,7 +62,6 @@ def _error_text(error: BaseException) -> str:
 class _Consumer:
     spec: ConsumerSpec
     task: asyncio.Task[None]
-    busy: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Bus:
@@ -96,7 +96,8 @@ class Bus:
             await self.nc.publish(subject, data)
             return event
         headers = {"Nats-Msg-Id": event.event_id}
-        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+        attempt = 1
+        while True:
             try:
                 await self.js.publish(subject, data, headers=headers)
                 return event
@@ -106,7 +107,7 @@ class Bus:
                     raise
                 log.warning("publish timed out, retrying", extra={"subject": subject})
                 await asyncio.sleep(self.config.retry_base_s * attempt)
-        raise AssertionError("unreachable")
+                attempt += 1
 
     async def dead_letter(
         self,

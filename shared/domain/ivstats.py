@@ -39,7 +39,8 @@ def iv_rank(
     low, high = float(sample.min()), float(sample.max())
     if high == low:
         return 50.0
-    return 100.0 * (float(sample[-1]) - low) / (high - low)
+    # clamp: (x - low) / (high - low) can round to 1 + 1e-16 when x is the maximum
+    return min(100.0, max(0.0, 100.0 * (float(sample[-1]) - low) / (high - low)))
 
 
 def iv_percentile(

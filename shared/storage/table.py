@@ -120,6 +120,10 @@ class Table:
         return len(self._dt.file_uris())
 
     async def _run(self, fn: Any, *args: Any) -> Any:
+        # shielded: a cancelled caller must not release the lock while the thread still runs
+        return await asyncio.shield(self._locked(fn, *args))
+
+    async def _locked(self, fn: Any, *args: Any) -> Any:
         async with self._lock:
             return await asyncio.to_thread(fn, *args)
 
