@@ -72,7 +72,10 @@ class NatsServer:
             *self.extra_args,
         ]  # fmt: skip
         log = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - owned by the child
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        # its own session: a Ctrl-C meant for `v6 up` must not kill NATS before the services drain
+        self.process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

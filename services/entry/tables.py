@@ -1,4 +1,5 @@
-"""The tables entry owns: every signal evaluation, and built strategies with their status."""
+"""The tables entry owns: every signal evaluation, built strategies with their lifecycle, and
+the operator's halt switch (so a restart keeps entries halted)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ SIGNALS = TableSpec(
             pa.field("underlying_price", pa.float64()),
             pa.field("checks", pa.string()),  # JSON list of Check
             pa.field("reasons", pa.string()),  # JSON list of str
+            pa.field("schema", pa.int64()),
         ]
     ),
-    key=("signal_id",),
+    # every evaluation is a row; evaluations of one signal id (a replay) are kept side by side
+    key=("event_id",),
 )
 
 STRATEGIES = TableSpec(
@@ -39,20 +42,42 @@ STRATEGIES = TableSpec(
             required("strategy_type", pa.string()),
             required("status", pa.string()),  # pending, open, closing, closed, failed
             pa.field("status_reason", pa.string()),
-            required("quantity", pa.int64()),
-            required("limit_price", pa.float64()),
-            pa.field("max_profit", pa.float64()),
+            required("quantity", pa.int64()),  # units built
+            required("filled_quantity", pa.int64()),  # units held
+            required("limit_price", pa.float64()),  # signed per unit, credit positive
+            pa.field("worst_price", pa.float64()),
+            pa.field("fill_price", pa.float64()),  # average entry fill, signed per unit
+            pa.field("max_profit", pa.float64()),  # currency, whole position as built
             pa.field("max_loss", pa.float64()),
             pa.field("take_profit", pa.float64()),
             pa.field("stop_loss", pa.float64()),
-            pa.field("purpose", pa.string()),
+            required("delta_per_unit", pa.float64()),  # share equivalents at build
+            required("gamma_per_unit", pa.float64()),
+            pa.field("realized_pnl", pa.float64()),
             pa.field("rolled_from", pa.string()),
+            pa.field("rolled_into", pa.string()),
             pa.field("legs", pa.string()),  # JSON list of Leg
             required("created_at", TIMESTAMP),
+            pa.field("opened_at", TIMESTAMP),
+            pa.field("closed_at", TIMESTAMP),
             required("updated_at", TIMESTAMP),
         ]
     ),
     key=("strategy_id",),
 )
 
-TABLES = (SIGNALS, STRATEGIES)
+CONTROLS = TableSpec(
+    name="controls",
+    schema=pa.schema(
+        [
+            required("name", pa.string()),  # "halt"
+            required("active", pa.bool_()),
+            pa.field("reason", pa.string()),
+            pa.field("event_id", pa.string()),  # the command that set it
+            pa.field("updated_at", TIMESTAMP),
+        ]
+    ),
+    key=("name",),
+)
+
+TABLES = (SIGNALS, STRATEGIES, CONTROLS)

@@ -9,12 +9,10 @@ is recovered by finding the order at the broker by its ref.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from services.execution.book import Book, Holding
-from services.execution.gate import OrderGate
 from services.execution.ib_client import IBClient
 from services.execution.orders import (
     OrderSpec,
@@ -27,6 +25,7 @@ from services.execution.reconcile import Finding, FindingKind, book_positions, r
 from services.execution.translate import describe
 from services.execution.working import OrderManager, WorkingOrder
 from shared.config import OrdersConfig
+from shared.domain.breaker import CircuitBreaker
 from shared.domain.strategy import derive_id, from_built_event, order_ref, validate
 from shared.enums import (
     Action,
@@ -74,14 +73,17 @@ Publish = Callable[[Event], Awaitable[object]]
 
 
 class Workflows:
-    """Shared state of the entry and exit paths: one book, one gate, one order manager."""
+    """Shared state of the entry and exit paths: one book, one breaker, one order manager.
+
+    ``halted`` (the operator's halt) denies new entries only; exits keep working.
+    """
 
     def __init__(
         self,
         client: IBClient,
         orders: OrderManager,
         book: Book,
-        gate: OrderGate,
+        breaker: CircuitBreaker,
         md: MarketData,
         config: OrdersConfig,
         publish: Publish,
@@ -90,14 +92,12 @@ class Workflows:
         self.client = client
         self.orders = orders
         self.book = book
-        self.gate = gate
+        self.breaker = breaker
+        self.halted = False
         self.md = md
         self.config = config
         self.publish = publish
         self.save = save
-
-    def _mono(self) -> float:
-        return time.monotonic()
 
     async def resume_working(self) -> None:
         """After a (re)start: every order saved as working is re-attached (or placed) by ref."""

@@ -1,15 +1,41 @@
-"""monitor's wiring: the durable consumers it reads (shared/bus/streams.py) and their types.
+"""monitor's wiring: decode -> PositionMonitoringWorkflow -> tables and snapshots.
 
-The position monitoring workflow replaces ``log_receipt`` with ``on_<event>`` handlers and adds
-the market data subscription and the valuation timer.
+- orders and exits (durable consumers) change the book; the runtime commits the positions rows
+  before it acks the messages, so a restart (even kill -9) restores exactly what was applied
+  (and a redelivered fill is recognised by its exec id);
+- market data (core ``md.>``) marks symbols dirty; a short wall-clock timer revalues the dirty
+  ones, which conflates a burst of ticks into one valuation per strategy per
+  ``monitor.revalue_min_interval_s``;
+- a market-time timer revalues everything every ``monitor.interval_s``; ``cmd.snapshot_now``
+  does it at once.
 """
 
 from __future__ import annotations
 
-from shared.bus.received import log_receipt
+import logging
+from typing import Any
+
+from services.monitor.tables import (
+    OPTION_SNAPSHOTS,
+    POSITION_SNAPSHOTS,
+    POSITIONS,
+    option_rows,
+    position_from_row,
+    position_row,
+    snapshot_row,
+)
+from services.monitor.workflow import PositionMonitoringWorkflow
+from shared.bus.client import Delivery
+from shared.clock import MarketClock, WallClock
+from shared.enums import StrategyStatus
 from shared.events import (
+    Bar,
     CloseAll,
+    Event,
     ExitExecuted,
+    HistoryProvided,
+    HistoryRequested,
+    MarketDataUpdated,
     OrderDenied,
     OrderFilled,
     OrderPlaced,
@@ -19,10 +45,126 @@ from shared.events import (
 )
 from shared.service import Runtime
 
+log = logging.getLogger(__name__)
+
 ORDER_EVENTS = OrderPlaced | OrderStatusChanged | OrderFilled | OrderRejected | OrderDenied
+HISTORY_TIMEOUT_S = 10.0
+
+
+class MonitorHandlers:
+    def __init__(self, rt: Runtime, workflow: PositionMonitoringWorkflow, clock: MarketClock):
+        self.rt = rt
+        self.workflow = workflow
+        self.clock = clock
+        self._dirty: set[str] = set()
+        self._all_dirty = False
+
+    # --- durable intake -------------------------------------------------------------------
+
+    async def on_order_event(self, event: Any, delivery: Delivery) -> None:
+        self.clock.observe(event.market_time)
+        wf = self.workflow
+        book_events: list[Event] = []
+        if isinstance(event, OrderPlaced):
+            wf.on_order_placed(event)
+        elif isinstance(event, OrderFilled):
+            book_events.extend(wf.on_order_filled(event))
+        else:
+            wf.on_order_ended(event)
+        await self._commit(book_events)
+
+    async def on_exit_executed(self, event: ExitExecuted, delivery: Delivery) -> None:
+        self.clock.observe(event.market_time)
+        await self._commit(self.workflow.on_exit_executed(event))
+
+    async def on_command(self, event: Any, delivery: Delivery) -> None:
+        if isinstance(event, SnapshotNow):
+            await self.revalue(None)
+        # CloseAll is execution's to carry out; the book follows from its fills and exits
+
+    async def _commit(self, book_events: list[Any]) -> None:
+        """Queue the changed positions (committed before the ack), announce opens and closes."""
+        self._store_positions()
+        for event in book_events:
+            await self.rt.bus.publish(event)
+
+    # --- market data and valuation --------------------------------------------------------
+
+    async def on_market_data(self, event: MarketDataUpdated) -> None:
+        self.clock.observe(event.market_time)
+        touched = self.workflow.on_market_data(event)
+        affected = self.workflow.symbols_affected(touched)
+        if affected is None:
+            self._all_dirty = True
+        else:
+            self._dirty |= affected
+        rows = option_rows(event, self.clock.now())
+        if rows:
+            self.rt.writers[OPTION_SNAPSHOTS.name].add(rows)
+
+    async def revalue_dirty(self) -> None:
+        if not (self._all_dirty or self._dirty):
+            return
+        symbols = None if self._all_dirty else self._dirty
+        self._dirty, self._all_dirty = set(), False
+        await self.revalue(symbols)
+
+    async def revalue_all(self) -> None:
+        await self.revalue(None)
+
+    async def revalue(self, symbols: set[str] | None) -> None:
+        snapshots = await self.workflow.monitor_positions(symbols)
+        for snapshot in snapshots:
+            await self.rt.bus.publish(snapshot)
+        if snapshots:
+            # the time series is fire-and-forget: a lost batch loses history, not the book
+            self.rt.writers[POSITION_SNAPSHOTS.name].add([snapshot_row(s) for s in snapshots])
+        self._store_positions()
+
+    def _store_positions(self) -> None:
+        changed = self.workflow.positions_since()
+        if changed:
+            now = self.clock.now()
+            self.rt.writers[POSITIONS.name].add([position_row(p, now) for p in changed])
+
+    async def fetch_iv_history(self, symbol: str) -> list[Bar]:
+        reply = await self.rt.bus.request(
+            HistoryRequested(symbol=symbol, what="OPTION_IMPLIED_VOLATILITY"),
+            self.rt.subjects.rpc_history(),
+            HistoryProvided,
+            timeout=HISTORY_TIMEOUT_S,
+        )
+        if reply.error:
+            raise RuntimeError(reply.error)
+        return reply.bars
+
+
+def _market_clock(rt: Runtime) -> MarketClock:
+    # production runs on the wall clock's Runtime: follow market time from the events instead
+    return rt.clock if isinstance(rt.clock, MarketClock) else MarketClock()
 
 
 async def wire(rt: Runtime) -> None:
-    await rt.consume("orders", log_receipt, ORDER_EVENTS)
-    await rt.consume("exits", log_receipt, ExitExecuted)
-    await rt.consume("commands", log_receipt, SnapshotNow | CloseAll)
+    clock = _market_clock(rt)
+    table = rt.tables[POSITIONS.name]
+    # closed strategies stay in the table as history; the book restores the others
+    rows = (await table.read([("status", "!=", StrategyStatus.CLOSED.value)])).to_pylist()
+    rt.writers[POSITIONS.name].mode = "upsert"
+    positions = [position_from_row(r) for r in rows]
+    handlers: MonitorHandlers | None = None
+
+    async def fetch(symbol: str) -> list[Bar]:
+        assert handlers is not None
+        return await handlers.fetch_iv_history(symbol)
+
+    workflow = PositionMonitoringWorkflow(rt.config, clock, positions, fetch_history=fetch)
+    handlers = MonitorHandlers(rt, workflow, clock)
+    log.info("book restored", extra={"open": len(workflow.book.open_positions())})
+    cfg = rt.config.monitor
+    await rt.subscribe(rt.subjects.wildcard("md"), handlers.on_market_data, MarketDataUpdated)
+    await rt.consume("orders", handlers.on_order_event, ORDER_EVENTS)
+    await rt.consume("exits", handlers.on_exit_executed, ExitExecuted)
+    await rt.consume("commands", handlers.on_command, SnapshotNow | CloseAll)
+    # conflation is about CPU, so it runs on the wall clock; the valuation cadence on market time
+    rt.every(cfg.revalue_min_interval_s, handlers.revalue_dirty, WallClock())
+    rt.every(cfg.interval_s, handlers.revalue_all, clock)

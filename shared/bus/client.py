@@ -247,7 +247,8 @@ class Bus:
         while not self._stopping.is_set():
             try:
                 msgs = await self._next_batch(psub)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):
+                # nats-py raises either, depending on where in the fetch the timeout hits
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
                 return
@@ -406,7 +407,7 @@ async def connect(config: NatsConfig, name: str, url: str | None = None) -> Bus:
         log.info("nats reconnected", extra={"url": str(nc.connected_url)})
 
     nc = await nats.connect(
-        servers=[url],
+        servers=url.split(","),  # a cluster is a comma-separated list of its members
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=config.reconnect_wait_s,

@@ -94,6 +94,10 @@ class Supervisor:
         env["V6_DATA_ROOT"] = str(self.config.data_root.resolve())
         env["V6__IB__PORT"] = str(self.config.ib.port)
         env["PYTHONUNBUFFERED"] = "1"
+        if self.config.logging.json is None:
+            # children write to a pipe; what decides the format is where the supervisor writes
+            is_tty = getattr(self.out, "isatty", lambda: False)()
+            env.setdefault("V6__LOGGING__JSON", "false" if is_tty else "true")
         return env
 
     async def start(self) -> str:

@@ -7,7 +7,7 @@ unit tests and are put on the import path here.
 from __future__ import annotations
 
 import asyncio
-import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +16,7 @@ from typing import Any
 
 import nats.errors
 import pytest
+from fixtures.processes import ServiceProcess, config_env
 
 from shared.bus import Bus
 from shared.config import Config
@@ -66,47 +67,25 @@ async def collector(bus: Bus, config: Config) -> Collector:
     return c
 
 
-def service_env(config: Config) -> dict[str, str]:
-    nats_cfg, storage = config.nats, config.storage
-    return {
-        **os.environ,
-        "V6_NATS_URL": nats_cfg.url or "",
-        "V6_DATA_ROOT": storage.data_root,
-        "V6__NATS__SUBJECT_PREFIX": nats_cfg.subject_prefix,
-        "V6__NATS__STORAGE": f'"{nats_cfg.storage}"',
-        "V6__NATS__ACK_WAIT_S": str(nats_cfg.ack_wait_s),
-        "V6__STORAGE__BATCH_MAX_SECONDS": str(storage.batch_max_seconds),
-        "V6__MONITOR__INTERVAL_S": str(config.monitor.interval_s),
-        "V6__MONITOR__REVALUE_MIN_INTERVAL_S": str(config.monitor.revalue_min_interval_s),
-        "V6__LOGGING__JSON": "true",
-    }
+class Service:
+    """A service as a real subprocess (``python -m services.<name>``), killable with SIGKILL."""
 
-
-class ServiceProcess:
-    """``python -m services.<name>`` as a real subprocess, killable with SIGKILL."""
-
-    def __init__(self, name: str, config: Config, log_path: Path) -> None:
+    def __init__(self, name: str, config: Config, log_dir: Path) -> None:
         self.name = name
         self.config = config
-        self.log_path = log_path
-        self.proc: asyncio.subprocess.Process | None = None
+        sections = ("nats", "storage", "logging", "monitor", "decision")
+        self.process = ServiceProcess.module(
+            f"services.{name}", config_env(config, sections), log_dir
+        )
 
-    async def start(self, bus: Bus, timeout: float = 20.0) -> None:
-        with self.log_path.open("ab") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                f"services.{self.name}",
-                cwd=ROOT,
-                env=service_env(self.config),
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
+    async def start(self, bus: Bus, timeout: float = 30.0) -> None:
+        """Start and wait until its health endpoint (under this test's prefix) answers."""
+        self.process.start()
         subject = f"{self.config.nats.subject_prefix}.svc.{self.name}.health"
         deadline = time.monotonic() + timeout
         while True:
-            if self.proc.returncode is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-3000:]}")
+            if self.process.process is not None and self.process.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.process.output[-3000:]}")
             try:
                 await bus.nc.request(subject, b"", timeout=0.5)
                 return
@@ -116,29 +95,19 @@ class ServiceProcess:
                 await asyncio.sleep(0.2)
 
     async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()  # SIGKILL: no flush, no drain
-        await self.proc.wait()
-
-    async def stop(self) -> None:
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.terminate()
-        try:
-            await asyncio.wait_for(self.proc.wait(), 10)
-        except TimeoutError:
-            await self.kill()
+        self.process.signal(signal.SIGKILL)  # no flush, no drain
+        await self.process.wait()
 
 
 @pytest.fixture
-async def spawn(config: Config, tmp_path: Path) -> AsyncIterator[Callable[[str], ServiceProcess]]:
-    started: list[ServiceProcess] = []
+async def spawn(config: Config, tmp_path: Path) -> AsyncIterator[Callable[[str], Service]]:
+    started: list[Service] = []
 
-    def make(name: str) -> ServiceProcess:
-        proc = ServiceProcess(name, config, tmp_path / f"{name}.log")
-        started.append(proc)
-        return proc
+    def make(name: str) -> Service:
+        service = Service(name, config, tmp_path)
+        started.append(service)
+        return service
 
     yield make
-    for proc in started:
-        await proc.stop()
+    for service in started:
+        await service.process.stop()
