@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -43,7 +44,12 @@ async def test_alert_ack_and_resolve_change_the_stored_alert(
     await bus.publish(ResolveAlert(alert_id=alert.alert_id, note="closed by hand"))
     await collector.wait_for(AlertStatusChanged, lambda e: e.status == AlertStatus.RESOLVED)
     table = Table.open(Path(config.storage.data_root) / "decision", ALERTS)
-    (row,) = (await table.read()).to_pylist()
+    # the row is committed right after the handler, before the command is acked
+    for _ in range(50):
+        (row,) = (await table.read()).to_pylist()
+        if row["status"] == AlertStatus.RESOLVED.value:
+            break
+        await asyncio.sleep(0.1)
     assert (row["status"], row["note"]) == (AlertStatus.RESOLVED.value, "closed by hand")
 
 
