@@ -69,6 +69,7 @@ RULE_STATES = TableSpec(
             pa.field("roll_blocked_reason", pa.string()),
             required("state", pa.string()),  # the whole StrategyState as JSON
             pa.field("last_decision", pa.binary()),  # the DecisionMade sent, msgpack
+            required("decisions", pa.int64()),  # how many were sent: the id sequence
             required("updated_at", TIMESTAMP),
         ]
     ),
@@ -109,6 +110,7 @@ def state_row(stored: StoredState, now: dt.datetime) -> Row:
         "roll_blocked_reason": state.roll_blocked_reason,
         "state": msgspec.json.encode(state).decode(),
         "last_decision": _encoder.encode(stored.last_decision) if stored.last_decision else None,
+        "decisions": stored.decisions,
         "updated_at": now,
     }
 
@@ -118,4 +120,5 @@ def state_from_row(row: dict[str, Any]) -> StoredState:
     return StoredState(
         state=msgspec.json.decode(row["state"], type=StrategyState),
         last_decision=_decision_decoder.decode(last) if last else None,
+        decisions=row["decisions"],
     )

@@ -5,6 +5,9 @@ Each snapshot goes through the rule engine with the strategy's remembered ``Stra
 back as an ``Outcome``; the handler stores first and publishes second, so a crash in between
 republishes the same decision (same id, de-duplicated by JetStream) instead of losing it.
 
+Ids: a decision's id (and its event id, the JetStream message id) comes from the strategy, a
+per-strategy decision sequence kept in the state table, the action and the rule.
+
 De-duplication: once a non-HOLD decision is made the state says "exit working" and the engine
 holds repeats of it (only a more urgent decision goes out) until execution reports the exit
 (``ExitExecuted``). An exit that is never reported stops blocking after
@@ -14,6 +17,7 @@ holds repeats of it (only a more urgent decision goes out) until execution repor
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -22,7 +26,14 @@ import msgspec
 from shared.clock import Clock
 from shared.config import Config
 from shared.domain.alerts import Alert, AlertBook, alert_for, alert_for_rule_error
-from shared.domain.rules import DecisionEngine, DeltaLimits, StrategyState, apply_exit, to_event
+from shared.domain.rules import (
+    Decision,
+    DecisionEngine,
+    DeltaLimits,
+    StrategyState,
+    apply_exit,
+    to_event,
+)
 from shared.enums import Action, AlertStatus, ExitResult
 from shared.events import (
     AcknowledgeAlert,
@@ -38,10 +49,19 @@ PRODUCER = "decision"
 
 
 class StoredState(msgspec.Struct, kw_only=True):
-    """A strategy's rule state plus the last decision sent, as one row of the state table."""
+    """A strategy's rule state, the last decision sent and how many were sent (one row)."""
 
     state: StrategyState
     last_decision: DecisionMade | None = None
+    decisions: int = 0
+
+
+def decision_id(strategy_id: str, sequence: int, decision: Decision) -> str:
+    """Stable across replays and restarts (the sequence is stored), and new for a decision made
+    again after a failed exit even when the market data, and so the snapshot time, is unchanged
+    (an id from the snapshot time would be dropped by JetStream as a duplicate)."""
+    key = f"{strategy_id}|{sequence}|{decision.action}|{decision.rule}"
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 @dataclass
@@ -89,19 +109,28 @@ class DecisionWorkflow:
         outcome = Outcome()
         for error in self.engine.drain_errors():
             outcome.alerts.append(alert_for_rule_error(error, now))
-        previous = self.stored.get(snapshot.strategy_id)
-        last = previous.last_decision if previous else None
-        if decision.action is not Action.HOLD or self.config.decision.publish_holds:
-            event = to_event(decision, snapshot, now, PRODUCER)
-            # the message id JetStream de-duplicates on is the (replay-stable) decision id
-            outcome.decision = msgspec.structs.replace(event, event_id=event.decision_id)
+        previous = self.stored.get(snapshot.strategy_id) or StoredState(state=before)
+        stored = StoredState(
+            state=state, last_decision=previous.last_decision, decisions=previous.decisions
+        )
         if decision.action is not Action.HOLD:
-            outcome.alerts.append(alert_for(decision, snapshot, now))
-            last = outcome.decision
-        if previous is None or state != previous.state:
-            outcome.stored = self.stored[snapshot.strategy_id] = StoredState(
-                state=state, last_decision=last
+            stored.decisions += 1
+            ident = decision_id(snapshot.strategy_id, stored.decisions, decision)
+            event = to_event(decision, snapshot, now, PRODUCER)
+            # the message id JetStream de-duplicates on is the decision id
+            outcome.decision = stored.last_decision = msgspec.structs.replace(
+                event, event_id=ident, decision_id=ident
             )
+            alert = alert_for(decision, snapshot, now)
+            alert_id = f"alert-{ident}"
+            outcome.alerts.append(
+                msgspec.structs.replace(alert, alert_id=alert_id, event_id=alert_id)
+            )
+        elif self.config.decision.publish_holds:
+            event = to_event(decision, snapshot, now, PRODUCER)
+            outcome.decision = msgspec.structs.replace(event, event_id=event.decision_id)
+        if stored != previous:
+            outcome.stored = self.stored[snapshot.strategy_id] = stored
         for alert in outcome.alerts:
             self.alerts.add(alert)
         return outcome
@@ -114,10 +143,13 @@ class DecisionWorkflow:
 
     def on_exit_executed(self, event: ExitExecuted) -> StoredState:
         """Execution's report of an exit: clears "exit working"; a close clears everything."""
+        previous = self.stored.get(event.strategy_id)
         state = apply_exit(self.state_of(event.strategy_id), event)
         if event.result in (ExitResult.CLOSED, ExitResult.ROLLED):
             self.engine.forget(event.strategy_id)
-        stored = self.stored[event.strategy_id] = StoredState(state=state)
+        stored = self.stored[event.strategy_id] = StoredState(
+            state=state, decisions=previous.decisions if previous else 0
+        )
         return stored
 
     def on_alert_command(

@@ -28,9 +28,12 @@ class Holding(msgspec.Struct, kw_only=True):
     realized_pnl: float = 0.0
     exit_seq: int = 0  # exits placed so far; the next exit's order ref uses it
     rolled_from: str | None = None
+    rolled_into: str | None = None  # set while a roll into that strategy works, and after
     working: OrderSpec | None = None  # the order working now (saved before it is placed)
     working_decision: str | None = None  # the decision (or command) the working exit carries out
     status_reason: str = ""
+    exit_units: int = 0  # units closed by the exit working now (or the last one)
+    exit_pnl: float = 0.0  # their realized P&L (currency)
     updated_at: dt.datetime | None = None
 
     @property
@@ -66,12 +69,23 @@ class Book:
         h.updated_at = at
 
     @staticmethod
+    def start_exit(h: Holding, decision_id: str, at: dt.datetime) -> None:
+        h.exit_seq += 1
+        h.exit_units = 0
+        h.exit_pnl = 0.0
+        h.working_decision = decision_id
+        h.status = StrategyStatus.CLOSING
+        h.updated_at = at
+
+    @staticmethod
     def apply_exit_fill(h: Holding, units: int, net_price: float, at: dt.datetime) -> float:
         """Reduce the holding; returns the realized P&L of these units (currency)."""
         units = min(units, h.held)
         pnl = realized_pnl(h.entry_price, net_price, units, MULTIPLIER)
         h.held -= units
         h.realized_pnl += pnl
+        h.exit_units += units
+        h.exit_pnl += pnl
         if h.held == 0:
             h.status = StrategyStatus.CLOSED
         h.updated_at = at

@@ -4,11 +4,15 @@ IB reports a BAG fill as one execution per leg plus one for the BAG, in no promi
 replays all of them after a reconnect. A BAG execution of ``n`` units is complete once every leg
 has ``ratio x n`` more shares executed; legs are consumed first in, first out, so live and
 replayed executions pair the same way.
+
+Not every gateway sends the BAG execution: when the order status reports more filled than the
+BAG executions account for, ``from_legs`` makes the fills from the whole units the legs hold.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import deque
 
 import msgspec
@@ -46,12 +50,13 @@ class ComboExecution(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Open:
-    __slots__ = ("exec_id", "price", "remaining", "side")
+    __slots__ = ("exec_id", "price", "remaining", "shares", "side")
 
     def __init__(self, ex: Execution) -> None:
         self.exec_id = ex.exec_id
         self.side = ex.side
         self.price = ex.price
+        self.shares = ex.shares
         self.remaining = ex.shares
 
 
@@ -81,6 +86,33 @@ class FillMatcher:
         while self._bags and self._complete(self._bags[0]):
             out.append(self._take(self._bags.popleft()))
         return out
+
+    def from_legs(self) -> list[ComboExecution]:
+        """The whole units the pending leg executions make up, without a BAG execution.
+
+        The fill's identity is its first leg execution; its price is the legs' in the BAG's
+        BUY terms (what buying the legs cost per unit, a credit negative), as IB reports a BAG.
+        """
+        if not self.combo:
+            return []
+        units = min(
+            math.floor(sum(o.remaining for o in self._legs[con_id]) / ratio + 1e-9)
+            for con_id, ratio in self.ratios.items()
+        )
+        if units <= 0:
+            return []
+        first = min((self._legs[con_id][0] for con_id in self.ratios), key=lambda o: o.exec_id)
+        # the same execution may start two such fills: where in it this one starts tells them apart
+        key = f"{first.exec_id}@{first.shares - first.remaining:g}"
+        bag = Execution(
+            exec_id=key, con_id=0, is_bag=True, side=OrderSide.BUY, shares=units, price=0
+        )
+        combo = self._take(bag)
+        price = sum(
+            (leg.shares if leg.side is OrderSide.BUY else -leg.shares) * leg.price / units
+            for leg in combo.legs
+        )
+        return [msgspec.structs.replace(combo, price=round(price, 10), exec_ids=combo.exec_ids[1:])]
 
     def _whole(
         self, ex: Execution, legs: tuple[LegExecution, ...], ids: tuple[str, ...]

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
-from shared.enums import OrderPurpose, OrderSide
+from shared.enums import OrderPurpose, OrderSide, StrategyType
 from shared.events import Leg, Quote
 
 COMBO_TICK = 0.01
@@ -38,10 +38,20 @@ class OrderSpec(msgspec.Struct, frozen=True, kw_only=True):
     worst_price: float  # the walk never goes below this
     natural_price: float | None = None  # the walk's target; None: no walk
     oca_group: str | None = None
+    strategy_type: StrategyType | None = None  # of the strategy an ENTRY or ROLL order opens
+    rolled_from: str | None = None  # a roll's opening order (combo or second step): the old id
+    closes: int = 0  # a roll combo: how many leading legs close the old strategy
+    take_profit: float | None = None  # bracket children on the closing combo, signed net
+    stop_loss: float | None = None
 
     @property
     def combo(self) -> bool:
         return len(self.legs) > 1
+
+    @property
+    def opened_legs(self) -> tuple[Leg, ...]:
+        """The legs of the strategy the order opens (a roll combo's new legs); else all."""
+        return self.legs[self.closes :]
 
 
 def round_tick(price: float, tick: float = COMBO_TICK) -> float:

@@ -1,36 +1,54 @@
 """The service's logic: open built strategies as one order each, and carry out exits.
 
-``OrderWorkflow.on_strategy_built`` is the entry path; ``ExitWorkflow`` carries out decisions
-(``execute_exit_decision``) and the operator's close-all (``execute_close_all``). Both keep the
-book and save a holding *before* its order is placed, so a crash between placing and recording
-is recovered by finding the order at the broker by its ref.
+``Workflows.on_strategy_built`` is the entry path; ``execute_exit_decision`` carries out
+decisions (CLOSE, REDUCE, ROLL) and ``execute_close_all`` the operator's close-all. Every order
+is saved on its holding *before* it is placed, so a crash between placing and recording is
+recovered by finding the order at the broker by its ref (``resume_working``).
+
+A roll is one combo (the old legs reversed and the new legs in one BAG) under the new
+strategy's id with ``rolled_from``; when one combo is impossible (a contract in both sides) or
+the broker rejects it, the old strategy is closed first (purpose ROLL under its own id) and the
+new one opened only after that close filled.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
+import msgspec
+
 from services.execution.book import Book, Holding
+from services.execution.fills import ComboExecution
 from services.execution.ib_client import IBClient
 from services.execution.orders import (
     OrderSpec,
     closing_legs,
     net_prices,
-    realized_pnl,
     reduce_units,
 )
 from services.execution.reconcile import Finding, FindingKind, book_positions, reconcile
 from services.execution.translate import describe
-from services.execution.working import OrderManager, WorkingOrder
-from shared.config import OrdersConfig
+from services.execution.working import DoneCallback, FillCallback, OrderManager, WorkingOrder
+from shared.config import DteRollRule, OrdersConfig
 from shared.domain.breaker import CircuitBreaker
-from shared.domain.strategy import derive_id, from_built_event, order_ref, validate
+from shared.domain.builders import StrategyBuilder
+from shared.domain.calendar import trading_date
+from shared.domain.chain import OptionChain
+from shared.domain.roll import RollDeclined, RollPlan, build_roll
+from shared.domain.strategy import (
+    derive_id,
+    from_built_event,
+    make_strategy,
+    order_ref,
+    validate,
+)
 from shared.enums import (
     Action,
     ExitResult,
     OrderPurpose,
+    OrderSide,
     OrderStatus,
     Severity,
     StrategyStatus,
@@ -38,9 +56,10 @@ from shared.enums import (
 )
 from shared.errors import Transient
 from shared.events import (
-    MULTIPLIER,
     AlertRaised,
     BrokerPositionsReconciled,
+    ChainProvided,
+    ChainRequested,
     CloseAll,
     DecisionMade,
     Event,
@@ -54,6 +73,8 @@ from shared.events import (
 log = logging.getLogger(__name__)
 
 IMMEDIATE_SLIPPAGE = 0.02  # per leg, per share
+QUOTE_WAIT_S = 2.0
+ROLL_STRIKES_AROUND = 12  # strikes each side of the price in the roll's chain request
 
 
 class MarketData(Protocol):
@@ -67,9 +88,39 @@ class MarketData(Protocol):
 
     async def wait_quotes(self, legs: list[Leg], timeout_s: float) -> None: ...
 
+    async def on_chain_requested(self, req: ChainRequested) -> ChainProvided: ...
 
-SaveHolding = Callable[[Holding], Awaitable[None]]
+
+class SaveHolding(Protocol):
+    """Persist a holding; ``durable`` waits until it is committed (before an order is placed)."""
+
+    def __call__(self, holding: Holding, *, durable: bool = False) -> Awaitable[None]: ...
+
+
 Publish = Callable[[Event], Awaitable[object]]
+
+
+class RollSetup(msgspec.Struct, frozen=True, kw_only=True):
+    """What building a roll needs besides the chain: the builder and the rules' settings."""
+
+    builder: StrategyBuilder
+    rule: DteRollRule
+    time_exit_dte: int = 1
+
+
+def part_price(combo: ComboExecution, con_ids: Iterable[int]) -> float:
+    """The signed net per unit (credit positive) of the legs ``con_ids`` within one fill."""
+    wanted = set(con_ids)
+    total = sum(
+        (leg.price if leg.side is OrderSide.SELL else -leg.price) * leg.shares
+        for leg in combo.legs
+        if leg.con_id in wanted
+    )
+    return total / combo.units
+
+
+def _ids(legs: Iterable[Leg]) -> list[int]:
+    return [leg.con_id or 0 for leg in legs]
 
 
 class Workflows:
@@ -88,6 +139,7 @@ class Workflows:
         config: OrdersConfig,
         publish: Publish,
         save: SaveHolding,
+        roll: RollSetup | None = None,
     ) -> None:
         self.client = client
         self.orders = orders
@@ -98,6 +150,37 @@ class Workflows:
         self.config = config
         self.publish = publish
         self.save = save
+        self.roll = roll
+
+    # --- placing and its callbacks, by what the order does --------------------------------
+
+    def _hooks(self, spec: OrderSpec) -> tuple[FillCallback, DoneCallback]:
+        if spec.purpose is OrderPurpose.ENTRY:
+            return self._entry_filled, self._entry_done
+        if spec.purpose is not OrderPurpose.ROLL:
+            return self._exit_filled, self._exit_done
+        if spec.rolled_from is None:
+            return self._exit_filled, self._roll_close_done
+        if spec.closes:
+            return self._roll_combo_filled, self._roll_done
+        return self._entry_filled, self._roll_done
+
+    async def _place(
+        self, spec: OrderSpec, holdings: Iterable[Holding], correlation_id: str = ""
+    ) -> None:
+        """Save ``spec`` as working on ``holdings`` (durably), then place it."""
+        for h in holdings:
+            h.working = spec
+            h.updated_at = self.client.now()
+            await self.save(h, durable=True)
+        on_fill, on_done = self._hooks(spec)
+        await self.orders.place(
+            spec,
+            on_fill,
+            on_done,
+            dry_run=self.config.dry_run,
+            correlation_id=correlation_id,
+        )
 
     async def resume_working(self) -> None:
         """After a (re)start: every order saved as working is re-attached (or placed) by ref."""
@@ -106,13 +189,15 @@ class Workflows:
             if spec is None or spec.order_ref in self.orders.working:
                 continue
             await self.md.track(h.symbol, list(spec.legs))
-            entry = spec.purpose is OrderPurpose.ENTRY
-            await self.orders.place(
-                spec,
-                self._entry_filled if entry else self._exit_filled,
-                self._entry_done if entry else self._exit_done,
-                dry_run=self.config.dry_run,
-            )
+            on_fill, on_done = self._hooks(spec)
+            await self.orders.place(spec, on_fill, on_done, dry_run=self.config.dry_run)
+
+    async def _order_ended(self, wo: WorkingOrder) -> None:
+        now = self.client.now()
+        if wo.status is OrderStatus.REJECTED:
+            self.breaker.record_failure(now)
+        elif wo.filled:
+            self.breaker.record_success(now)
 
     async def reconcile_positions(self) -> list[Finding]:
         """Compare the broker's positions with the book; every difference is a critical alert."""
@@ -154,6 +239,18 @@ class Workflows:
 
     # --- entry ------------------------------------------------------------------------
 
+    def _entry_refusal(self, ev: StrategyBuilt) -> str | None:
+        now = self.client.now()
+        problems = validate(from_built_event(ev), trading_date(now))
+        if problems:
+            return "; ".join(problems)
+        if self.halted:
+            return "trading halted: new entries are denied"
+        # asked last: in half-open the breaker lets this one order through as its trial
+        if not self.breaker.allow(now):
+            return f"circuit breaker open until {self.breaker.reopens_at(now)}"
+        return None
+
     async def on_strategy_built(self, ev: StrategyBuilt) -> None:
         ref = order_ref(ev.strategy_id, ev.purpose)
         known = self.book.get(ev.strategy_id)
@@ -161,15 +258,13 @@ class Workflows:
             log.info("strategy already handled", extra={"strategy_id": ev.strategy_id})
             return
         if known is None:
-            refusal = self.gate.refusal(self._mono(), exit_order=False)
-            today = self.client.now().date()
-            problems = [refusal] if refusal else validate(from_built_event(ev), today)
-            if problems:
-                await self._deny(ev, ref, "; ".join(problems))
+            refusal = self._entry_refusal(ev)
+            if refusal:
+                await self._deny(ev, ref, refusal)
                 return
         legs = await self.md.qualify(ev.symbol, list(ev.legs))
         await self.md.track(ev.symbol, legs)
-        await self.md.wait_quotes(legs, timeout_s=2.0)
+        await self.md.wait_quotes(legs, timeout_s=QUOTE_WAIT_S)
         prices = net_prices(legs, self.md.quotes)
         spec = OrderSpec(
             strategy_id=ev.strategy_id,
@@ -182,27 +277,23 @@ class Workflows:
             worst_price=ev.worst_price,
             natural_price=prices[1] if prices else ev.worst_price,
             oca_group=ev.oca_group,
-        )
-        holding = known or Holding(
-            strategy_id=ev.strategy_id,
-            symbol=ev.symbol,
             strategy_type=ev.strategy_type,
-            legs=tuple(legs),
-            target_quantity=ev.quantity,
             rolled_from=ev.rolled_from,
-            updated_at=self.client.now(),
+            take_profit=ev.take_profit if ev.bracket else None,
+            stop_loss=ev.stop_loss if ev.bracket else None,
         )
-        holding.working = spec
-        self.book.add(holding)
-        await self.save(holding)
-        await self.orders.place(
-            spec,
-            self._entry_filled,
-            self._entry_done,
-            dry_run=self.config.dry_run,
-            correlation_id=ev.correlation_id or ev.strategy_id,
-            extra={"strategy_type": ev.strategy_type, "rolled_from": ev.rolled_from},
+        holding = known or self.book.add(
+            Holding(
+                strategy_id=ev.strategy_id,
+                symbol=ev.symbol,
+                strategy_type=ev.strategy_type,
+                legs=tuple(legs),
+                target_quantity=ev.quantity,
+                rolled_from=ev.rolled_from,
+                updated_at=self.client.now(),
+            )
         )
+        await self._place(spec, [holding], ev.correlation_id or ev.strategy_id)
 
     async def _deny(self, ev: StrategyBuilt, ref: str, reason: str) -> None:
         holding = Holding(
@@ -228,18 +319,17 @@ class Workflows:
             )
         )
 
-    async def _entry_filled(self, wo: WorkingOrder, units: int, net: float) -> None:
+    async def _entry_filled(
+        self, wo: WorkingOrder, units: int, net: float, _combo: ComboExecution
+    ) -> None:
         h = self.book.get(wo.spec.strategy_id)
-        if h is None:
-            return
-        Book.apply_entry_fill(h, units, net, self.client.now())
-        self.gate.record_success(self._mono())
-        await self.save(h)
+        if h is not None:
+            Book.apply_entry_fill(h, units, net, self.client.now())
+            await self.save(h)
 
     async def _entry_done(self, wo: WorkingOrder) -> None:
+        await self._order_ended(wo)
         h = self.book.get(wo.spec.strategy_id)
-        if wo.status is OrderStatus.REJECTED:
-            self.gate.record_failure(self._mono())
         if h is None:
             return
         h.working = None
@@ -267,9 +357,7 @@ class Workflows:
             log.info("an exit is already working", extra={"strategy_id": h.strategy_id})
             return
         if d.action is Action.ROLL:
-            await self._exit_failed(
-                h.strategy_id, d.action, d.decision_id, d.rule, "roll is not supported yet"
-            )
+            await self._roll(h, d)
             return
         units = h.held
         purpose = OrderPurpose.EXIT
@@ -277,34 +365,46 @@ class Workflows:
             purpose = OrderPurpose.REDUCE
             units = reduce_units(h.held, d.close_ratio or 0.5)
             if units == 0:
-                await self._exit_failed(
-                    h.strategy_id,
-                    d.action,
-                    d.decision_id,
-                    d.rule,
-                    f"{h.held} unit(s) cannot be reduced by {d.close_ratio} in whole contracts",
-                )
+                why = f"{h.held} unit(s) cannot be reduced by {d.close_ratio} in whole contracts"
+                await self._exit_failed(h.strategy_id, d.action, d.decision_id, d.rule, why)
                 return
-        await self._close(h, units, purpose, d.urgency, d.decision_id)
+        await self._close(h, units, purpose, d.urgency, d.decision_id, d.action)
 
     async def execute_close_all(self, cmd: CloseAll) -> None:
         for h in self.book.open_holdings(cmd.symbol):
             if h.working is None:
+                decision_id = f"close_all:{cmd.event_id}"
                 await self._close(
-                    h, h.held, OrderPurpose.EXIT, Urgency.HIGH, f"close_all:{cmd.event_id}"
+                    h, h.held, OrderPurpose.EXIT, Urgency.HIGH, decision_id, Action.CLOSE
                 )
 
-    async def _close(
-        self, h: Holding, units: int, purpose: OrderPurpose, urgency: Urgency, decision_id: str
-    ) -> None:
-        legs = list(closing_legs(h.legs))
-        await self.md.track(h.symbol, legs)
-        await self.md.wait_quotes(legs, timeout_s=2.0)
+    async def _quoted(self, symbol: str, legs: list[Leg]) -> tuple[float, float]:
+        await self.md.track(symbol, legs)
+        await self.md.wait_quotes(legs, timeout_s=QUOTE_WAIT_S)
         prices = net_prices(legs, self.md.quotes)
         if prices is None:
-            raise Transient(f"no quotes for the legs of {h.strategy_id}; exit retried later")
-        mid, natural = prices
+            raise Transient(f"no quotes for the legs of {symbol}; exit retried later")
+        return prices
+
+    async def _close(
+        self,
+        h: Holding,
+        units: int,
+        purpose: OrderPurpose,
+        urgency: Urgency,
+        decision_id: str,
+        action: Action,
+    ) -> None:
+        if not self.breaker.allow(self.client.now(), is_exit=True):
+            why = "circuit breaker open: exits are held too (breaker.allow_exits_when_open)"
+            await self._exit_failed(h.strategy_id, action, decision_id, None, why)
+            return
+        legs = list(closing_legs(h.legs))
+        mid, natural = await self._quoted(h.symbol, legs)
         marketable = urgency is Urgency.IMMEDIATE and self.config.immediate_marketable
+        # an immediate exit may give a few ticks past the natural price it saw, because the
+        # quotes it priced from can be a tick old by the time the order arrives
+        floor = natural - IMMEDIATE_SLIPPAGE * len(legs) if marketable else natural
         spec = OrderSpec(
             strategy_id=h.strategy_id,
             symbol=h.symbol,
@@ -313,60 +413,69 @@ class Workflows:
             legs=tuple(legs),
             quantity=units,
             limit_price=natural if marketable else mid,
-            # an immediate exit may give a few ticks past the natural price it saw, because the
-            # quotes it priced from can be a tick old by the time the order arrives
-            worst_price=natural - IMMEDIATE_SLIPPAGE * len(legs) if marketable else natural,
-            natural_price=natural - IMMEDIATE_SLIPPAGE * len(legs) if marketable else natural,
+            worst_price=floor,
+            natural_price=floor,
         )
-        h.exit_seq += 1
-        h.working = spec
-        h.working_decision = decision_id
-        h.status = StrategyStatus.CLOSING
-        h.updated_at = self.client.now()
-        await self.save(h)
-        await self.orders.place(
-            spec,
-            self._exit_filled,
-            self._exit_done,
-            dry_run=self.config.dry_run,
-            correlation_id=h.strategy_id,
-            extra={"rolled_from": h.rolled_from},
-        )
+        Book.start_exit(h, decision_id, self.client.now())
+        await self._place(spec, [h])
 
-    async def _exit_filled(self, wo: WorkingOrder, units: int, net: float) -> None:
+    async def _exit_filled(
+        self, wo: WorkingOrder, units: int, net: float, _combo: ComboExecution
+    ) -> None:
         h = self.book.get(wo.spec.strategy_id)
-        if h is None:
-            return
-        Book.apply_exit_fill(h, units, net, self.client.now())
-        await self.save(h)
+        if h is not None:
+            Book.apply_exit_fill(h, units, net, self.client.now())
+            await self.save(h)
 
-    async def _exit_done(self, wo: WorkingOrder) -> None:
-        h = self.book.get(wo.spec.strategy_id)
-        if h is None:
-            return
-        decision_id = h.working_decision
-        action = Action.REDUCE if wo.spec.purpose is OrderPurpose.REDUCE else Action.CLOSE
+    def _release(self, h: Holding) -> None:
         h.working = None
         if h.held > 0:
             h.status = StrategyStatus.OPEN
-        await self.save(h)
-        if wo.filled == 0:
-            reason = wo.reason or f"exit order {wo.status.value}"
-            await self._exit_failed(h.strategy_id, action, decision_id, None, reason, wo)
+        h.updated_at = self.client.now()
+
+    async def _exit_done(self, wo: WorkingOrder) -> None:
+        await self._order_ended(wo)
+        h = self.book.get(wo.spec.strategy_id)
+        if h is None:
             return
-        pnl = realized_pnl(h.entry_price, wo.avg_price or 0.0, wo.filled, MULTIPLIER)
+        action = Action.REDUCE if wo.spec.purpose is OrderPurpose.REDUCE else Action.CLOSE
+        self._release(h)
+        await self.save(h)
+        await self._exit_result(h, action, [wo.spec.order_ref], wo)
+
+    async def _exit_result(
+        self,
+        h: Holding,
+        action: Action,
+        refs: list[str],
+        wo: WorkingOrder,
+        *,
+        new_strategy_id: str | None = None,
+        reason: str = "",
+    ) -> None:
+        """What the exit working on ``h`` did, from the units its orders closed."""
+        if h.exit_units == 0:
+            why = reason or wo.reason or f"{wo.spec.purpose.value} order {wo.status.value}"
+            await self._exit_failed(h.strategy_id, action, h.working_decision, None, why, wo)
+            return
+        if new_strategy_id is not None:
+            result = ExitResult.ROLLED
+        else:
+            result = ExitResult.CLOSED if h.held == 0 else ExitResult.REDUCED
         await self.publish(
             ExitExecuted(
                 correlation_id=h.strategy_id,
                 market_time=self.client.now(),
                 strategy_id=h.strategy_id,
                 action=action,
-                result=ExitResult.CLOSED if h.held == 0 else ExitResult.REDUCED,
-                decision_id=decision_id,
-                closed_quantity=wo.filled,
+                result=result,
+                decision_id=h.working_decision,
+                closed_quantity=h.exit_units,
                 remaining_quantity=h.held,
-                realized_pnl=round(pnl, 2),
-                order_refs=[wo.spec.order_ref],
+                realized_pnl=round(h.exit_pnl, 2),
+                new_strategy_id=new_strategy_id,
+                order_refs=refs,
+                reason=reason,
             )
         )
 
@@ -393,4 +502,203 @@ class Workflows:
                 order_refs=[wo.spec.order_ref] if wo else [],
                 reason=reason,
             )
+        )
+
+    # --- rolls ------------------------------------------------------------------------
+
+    async def _roll_chain(self, h: Holding) -> OptionChain:
+        """The chain of the roll's window with the current legs' quotes merged in.
+
+        The builder's DTE window does not hold a position near its roll DTE, and the roll is
+        priced from the cost of closing those legs.
+        """
+        assert self.roll is not None
+        cfg = self.roll.builder.config
+        provided = await self.md.on_chain_requested(
+            ChainRequested(
+                symbol=h.symbol,
+                min_dte=cfg.min_dte,
+                max_dte=cfg.max_dte,
+                strikes_around=ROLL_STRIKES_AROUND,
+            )
+        )
+        if provided.error:
+            raise Transient(f"no chain for the roll of {h.strategy_id}: {provided.error}")
+        legs = list(h.legs)
+        await self._quoted(h.symbol, legs)
+        current = [self.md.quotes[c] for c in _ids(legs) if c in self.md.quotes]
+        expiries = sorted({*provided.expiries, *(leg.expiry for leg in legs)})
+        return OptionChain(
+            h.symbol,
+            provided.underlying_price,
+            [*provided.quotes, *current],
+            provided.market_time,
+            expiries,
+        )
+
+    async def _plan_roll(self, h: Holding, d: DecisionMade) -> RollPlan | str:
+        if self.roll is None:
+            return "rolls are not configured"
+        now = self.client.now()
+        strategy = msgspec.structs.replace(
+            make_strategy(
+                strategy_id=h.strategy_id,
+                symbol=h.symbol,
+                strategy_type=h.strategy_type,
+                legs=h.legs,
+                quantity=h.held,
+                entry_price=h.entry_price,
+                rolled_from=h.rolled_from,
+            ),
+            status=StrategyStatus.OPEN,
+        )
+        plan = build_roll(
+            strategy,
+            await self._roll_chain(h),
+            self.roll.builder,
+            self.roll.rule,
+            today=trading_date(now),
+            now=now,
+            time_exit_dte=self.roll.time_exit_dte,
+            target_dte=d.roll_to_dte,
+            new_strategy_id=f"{h.strategy_id}-r1",  # a strategy is rolled once: then it is closed
+        )
+        if isinstance(plan, RollDeclined):
+            return f"{plan.reason}: {plan.detail}" if plan.detail else plan.reason
+        return plan
+
+    async def _roll(self, h: Holding, d: DecisionMade) -> None:
+        plan = await self._plan_roll(h, d)
+        if isinstance(plan, str):
+            await self._exit_failed(h.strategy_id, Action.ROLL, d.decision_id, d.rule, plan)
+            return
+        new_legs = await self.md.qualify(h.symbol, list(plan.new.legs))
+        new = self.book.add(
+            Holding(
+                strategy_id=plan.new.strategy_id,
+                symbol=h.symbol,
+                strategy_type=h.strategy_type,
+                legs=tuple(new_legs),
+                target_quantity=h.held,
+                rolled_from=h.strategy_id,
+                updated_at=self.client.now(),
+            )
+        )
+        h.rolled_into = new.strategy_id
+        if set(_ids(h.legs)) & set(_ids(new_legs)):
+            # one contract on both sides cannot be one BAG: close first, then open
+            await self._close(h, h.held, OrderPurpose.ROLL, d.urgency, d.decision_id, Action.ROLL)
+            return
+        closing = closing_legs(h.legs)
+        spec = OrderSpec(
+            strategy_id=new.strategy_id,
+            symbol=h.symbol,
+            order_ref=order_ref(new.strategy_id, OrderPurpose.ROLL),
+            purpose=OrderPurpose.ROLL,
+            legs=(*closing, *new_legs),
+            quantity=h.held,
+            limit_price=plan.net_price,
+            worst_price=plan.worst_price,
+            natural_price=plan.worst_price,
+            strategy_type=h.strategy_type,
+            rolled_from=h.strategy_id,
+            closes=len(closing),
+        )
+        Book.start_exit(h, d.decision_id, self.client.now())
+        await self._place(spec, [h, new])
+
+    async def _roll_combo_filled(
+        self, wo: WorkingOrder, units: int, _net: float, combo: ComboExecution
+    ) -> None:
+        new = self.book.get(wo.spec.strategy_id)
+        old = self.book.get(wo.spec.rolled_from or "")
+        at = self.client.now()
+        if old is not None:
+            closing = _ids(wo.spec.legs[: wo.spec.closes])
+            Book.apply_exit_fill(old, units, part_price(combo, closing), at)
+            await self.save(old)
+        if new is not None:
+            opening = _ids(wo.spec.legs[wo.spec.closes :])
+            Book.apply_entry_fill(new, units, part_price(combo, opening), at)
+            await self.save(new)
+
+    async def _abandon(self, new: Holding, reason: str) -> None:
+        new.working = None
+        new.status = StrategyStatus.FAILED
+        new.status_reason = reason
+        new.updated_at = self.client.now()
+        await self.save(new)
+
+    async def _roll_close_done(self, wo: WorkingOrder) -> None:
+        """The first order of a roll in two ended: open the new strategy once the old closed."""
+        await self._order_ended(wo)
+        old = self.book.get(wo.spec.strategy_id)
+        new = self.book.get(old.rolled_into or "") if old else None
+        if old is None or new is None:
+            return
+        if old.held > 0:
+            self._release(old)
+            await self.save(old)
+            reason = wo.reason or f"roll close order {wo.status.value}"
+            await self._exit_result(old, Action.ROLL, [wo.spec.order_ref], wo, reason=reason)
+            await self._abandon(new, f"the roll's close did not complete: {reason}")
+            return
+        mid, natural = await self._quoted(new.symbol, list(new.legs))
+        spec = OrderSpec(
+            strategy_id=new.strategy_id,
+            symbol=new.symbol,
+            order_ref=order_ref(new.strategy_id, OrderPurpose.ROLL),
+            purpose=OrderPurpose.ROLL,
+            legs=new.legs,
+            quantity=old.exit_units,
+            limit_price=mid,
+            worst_price=natural,
+            natural_price=natural,
+            strategy_type=new.strategy_type,
+            rolled_from=old.strategy_id,
+        )
+        await self._place(spec, [old, new])
+
+    async def _roll_done(self, wo: WorkingOrder) -> None:
+        """A roll's opening order (the one combo, or the second of two) ended."""
+        await self._order_ended(wo)
+        new = self.book.get(wo.spec.strategy_id)
+        old = self.book.get(wo.spec.rolled_from or "")
+        if new is None or old is None:
+            return
+        one_combo = wo.spec.closes > 0
+        if one_combo and wo.status is OrderStatus.REJECTED and wo.filled == 0:
+            log.warning("roll combo rejected: closing first", extra={"ref": wo.spec.order_ref})
+            self._release(old)
+            await self._close(
+                old,
+                old.held,
+                OrderPurpose.ROLL,
+                Urgency.HIGH,
+                old.working_decision or "",
+                Action.ROLL,
+            )
+            return
+        reason = wo.reason or f"roll order {wo.status.value}"
+        if wo.filled == 0:
+            await self._abandon(new, reason)
+        else:
+            new.working = None
+            new.updated_at = self.client.now()
+            await self.save(new)
+        self._release(old)
+        await self.save(old)
+        refs = [wo.spec.order_ref]
+        if not one_combo:
+            refs.insert(0, order_ref(old.strategy_id, OrderPurpose.ROLL, old.exit_seq - 1))
+        rolled = wo.filled > 0
+        await self._exit_result(
+            old,
+            Action.ROLL,
+            refs,
+            wo,
+            new_strategy_id=new.strategy_id if rolled else None,
+            reason=""
+            if rolled or one_combo
+            else f"closed; the new strategy did not open: {reason}",
         )

@@ -23,6 +23,7 @@ from services.execution.orders import OrderSpec, ib_order_terms, net_from_ib, wa
 from services.execution.status_map import ErrorKind, error_kind, order_status
 from services.execution.translate import SIDE_FROM_EXEC, limit_order, order_contract
 from shared.config import OrdersConfig
+from shared.domain.strategy import derive_id
 from shared.enums import TERMINAL_ORDER_STATUSES, OrderSide, OrderStatus
 from shared.events import (
     Event,
@@ -63,7 +64,7 @@ class WorkingOrder:
         return self.trade.order.orderId if self.trade else None
 
 
-FillCallback = Callable[[WorkingOrder, int, float], Awaitable[None]]
+FillCallback = Callable[[WorkingOrder, int, float, ComboExecution], Awaitable[None]]
 DoneCallback = Callable[[WorkingOrder], Awaitable[None]]
 
 
@@ -114,7 +115,6 @@ class OrderManager:
         *,
         dry_run: bool = False,
         correlation_id: str = "",
-        extra: Mapping[str, object] | None = None,
     ) -> WorkingOrder:
         """Place ``spec`` unless an order with its ref exists (then re-attach); start the walk."""
         if spec.order_ref in self.working:
@@ -127,10 +127,12 @@ class OrderManager:
         if existing is not None:
             log.info("order found at the broker, re-attached", extra={"ref": spec.order_ref})
             wo.trade = existing
+            # a crash may have come between placing and announcing: announced again, same id
+            await self._publish_placed(wo, correlation_id, dry_run=False)
             await self._catch_up(wo)
         elif dry_run:
             wo.status = OrderStatus.DRY_RUN
-            await self._publish_placed(wo, correlation_id, extra, dry_run=True)
+            await self._publish_placed(wo, correlation_id, dry_run=True)
             await self._publish_status(wo)
             await self._finish(wo)
             return wo
@@ -141,24 +143,20 @@ class OrderManager:
             wo.trade = self.client.ib.placeOrder(
                 order_contract(spec), limit_order(spec, self.client.config.account)
             )
-            await self._publish_placed(wo, correlation_id, extra, dry_run=False)
+            await self._publish_placed(wo, correlation_id, dry_run=False)
         if not wo.done.is_set() and spec.natural_price is not None:
             wo.walk = asyncio.create_task(self._walk(wo), name=f"walk-{spec.order_ref}")
         return wo
 
     async def _publish_placed(
-        self,
-        wo: WorkingOrder,
-        correlation_id: str,
-        extra: Mapping[str, object] | None,
-        *,
-        dry_run: bool,
+        self, wo: WorkingOrder, correlation_id: str, *, dry_run: bool
     ) -> None:
         spec = wo.spec
         side, _ = ib_order_terms(spec.legs, spec.limit_price)
         await self.publish(
             OrderPlaced(
-                correlation_id=correlation_id or spec.strategy_id,
+                event_id=derive_id("placed", spec.order_ref),
+                correlation_id=correlation_id or spec.rolled_from or spec.strategy_id,
                 market_time=self.client.now(),
                 strategy_id=spec.strategy_id,
                 order_ref=spec.order_ref,
@@ -169,10 +167,12 @@ class OrderManager:
                 side=side,
                 quantity=spec.quantity,
                 limit_price=spec.limit_price,
-                legs=list(spec.legs),
+                # a roll combo announces the structure it opens: consumers learn it from here
+                legs=list(spec.opened_legs),
                 dry_run=dry_run,
                 symbol=spec.symbol,
-                **dict(extra or {}),
+                strategy_type=spec.strategy_type,
+                rolled_from=spec.rolled_from,
             )
         )
 
@@ -283,19 +283,27 @@ class OrderManager:
         if status is OrderStatus.FILLED:
             wo.reason = ""  # a walk's cancel that lost the race to the fill is no failure
         await self._publish_status(wo)
+        if status is OrderStatus.PARTIALLY_FILLED:
+            self._spawn(self._settle_fills(wo, int(st.filled)))
         if status in TERMINAL_ORDER_STATUSES:
             if wo.walk is not None:
                 wo.walk.cancel()
-            if status is OrderStatus.FILLED:
-                await self._await_fills(wo, int(st.filled))
+            await self._settle_fills(wo, int(st.filled))
             await self._finish(wo)
 
-    async def _await_fills(self, wo: WorkingOrder, filled: int, timeout_s: float = 2.0) -> None:
-        # the Filled status may overtake the last executions on the wire
+    async def _settle_fills(self, wo: WorkingOrder, filled: int, timeout_s: float = 2.0) -> None:
+        """Wait for the executions of ``filled`` units; without a BAG execution, use the legs'.
+
+        The status may overtake the last executions on the wire, and some gateways send a
+        combo's leg executions only.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while wo.filled < filled and loop.time() < deadline:  # noqa: ASYNC110 - fills come from several callbacks
             await asyncio.sleep(0.02)
+        if wo.filled < filled:
+            for combo in wo.matcher.from_legs():
+                await self._filled(wo, combo)
 
     async def _publish_status(self, wo: WorkingOrder) -> None:
         st = wo.trade.orderStatus if wo.trade else None
@@ -350,11 +358,13 @@ class OrderManager:
         if hooks is not None:
             # the book first: the order's end (which reads the book) may come before the
             # commission report this fill's event waits for
-            await hooks.on_fill(wo, units, net)
+            await hooks.on_fill(wo, units, net, combo)
         commission = await self._commission(combo.exec_ids)
         legs_by_con = {leg.con_id or 0: leg for leg in wo.spec.legs}
         await self.publish(
             OrderFilled(
+                # one id per execution: a fill published again after a crash is de-duplicated
+                event_id=derive_id("fill", combo.key_exec_id),
                 correlation_id=wo.spec.strategy_id,
                 market_time=self.client.now(),
                 strategy_id=wo.spec.strategy_id,

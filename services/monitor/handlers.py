@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from services.monitor.book import Position
 from services.monitor.tables import (
     OPTION_SNAPSHOTS,
     POSITION_SNAPSHOTS,
@@ -42,6 +43,7 @@ from shared.events import (
     OrderRejected,
     OrderStatusChanged,
     SnapshotNow,
+    StrategyBuilt,
 )
 from shared.service import Runtime
 
@@ -52,10 +54,12 @@ HISTORY_TIMEOUT_S = 10.0
 
 
 class MonitorHandlers:
-    def __init__(self, rt: Runtime, workflow: PositionMonitoringWorkflow, clock: MarketClock):
+    def __init__(self, rt: Runtime, clock: MarketClock, positions: list[Position]) -> None:
         self.rt = rt
-        self.workflow = workflow
         self.clock = clock
+        self.workflow = PositionMonitoringWorkflow(
+            rt.config, clock, positions, fetch_history=self.fetch_iv_history
+        )
         self._dirty: set[str] = set()
         self._all_dirty = False
 
@@ -76,6 +80,11 @@ class MonitorHandlers:
     async def on_exit_executed(self, event: ExitExecuted, delivery: Delivery) -> None:
         self.clock.observe(event.market_time)
         await self._commit(self.workflow.on_exit_executed(event))
+
+    async def on_strategy_built(self, event: StrategyBuilt) -> None:
+        # a hint only (core delivery, may be missed): OrderPlaced carries the same structure
+        self.workflow.on_strategy_built(event)
+        self._store_positions()
 
     async def on_command(self, event: Any, delivery: Delivery) -> None:
         if isinstance(event, SnapshotNow):
@@ -150,18 +159,13 @@ async def wire(rt: Runtime) -> None:
     # closed strategies stay in the table as history; the book restores the others
     rows = (await table.read([("status", "!=", StrategyStatus.CLOSED.value)])).to_pylist()
     rt.writers[POSITIONS.name].mode = "upsert"
-    positions = [position_from_row(r) for r in rows]
-    handlers: MonitorHandlers | None = None
-
-    async def fetch(symbol: str) -> list[Bar]:
-        assert handlers is not None
-        return await handlers.fetch_iv_history(symbol)
-
-    workflow = PositionMonitoringWorkflow(rt.config, clock, positions, fetch_history=fetch)
-    handlers = MonitorHandlers(rt, workflow, clock)
-    log.info("book restored", extra={"open": len(workflow.book.open_positions())})
+    handlers = MonitorHandlers(rt, clock, [position_from_row(r) for r in rows])
+    log.info("book restored", extra={"open": len(handlers.workflow.book.open_positions())})
     cfg = rt.config.monitor
     await rt.subscribe(rt.subjects.wildcard("md"), handlers.on_market_data, MarketDataUpdated)
+    await rt.subscribe(
+        rt.subjects.wildcard("strategy", "built"), handlers.on_strategy_built, StrategyBuilt
+    )
     await rt.consume("orders", handlers.on_order_event, ORDER_EVENTS)
     await rt.consume("exits", handlers.on_exit_executed, ExitExecuted)
     await rt.consume("commands", handlers.on_command, SnapshotNow | CloseAll)

@@ -25,7 +25,8 @@ class IVCrush(Rule):
         cfg = self.config
         change = snapshot.iv_change_pct
         upl = snapshot.upl_pct
-        if change > -cfg.iv_drop_pct or upl < cfg.min_upl:
+        # stated as the firing condition so an unknown (NaN) IV change never fires
+        if not (change <= -cfg.iv_drop_pct and upl >= cfg.min_upl):
             return None
         return close(
             self.name,

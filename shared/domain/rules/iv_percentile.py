@@ -25,7 +25,8 @@ class IVPercentileExit(Rule):
         cfg = self.config
         pct = snapshot.iv_percentile
         upl = snapshot.upl_pct
-        if pct >= cfg.below or upl < cfg.min_upl:
+        # stated as the firing condition so an unknown (NaN) percentile never fires
+        if not (pct < cfg.below and upl >= cfg.min_upl):
             return None
         return close(
             self.name,

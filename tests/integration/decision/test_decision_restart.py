@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from decision_factories import snapshot
+from svc_helpers import wait_acked
 
 from shared.bus import Bus
 from shared.enums import Action, ExitResult
@@ -30,7 +31,7 @@ async def test_restart_keeps_trailing_peak_and_reduce_done(bus: Bus, collector, 
             remaining_quantity=1,
         )
     )
-    await asyncio.sleep(1.0)  # the exit is consumed and its state committed before the ack
+    await wait_acked(bus, "decision", "exits")  # its state committed: nothing to redeliver
     await service.kill()
 
     await service.start(bus)

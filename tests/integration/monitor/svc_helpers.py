@@ -18,7 +18,7 @@ import nats.errors
 import pytest
 from fixtures.processes import ServiceProcess, config_env
 
-from shared.bus import Bus
+from shared.bus import STREAMS, Bus, consumer
 from shared.config import Config
 from shared.events import AnyEvent, Codec, Event
 
@@ -65,6 +65,22 @@ async def collector(bus: Bus, config: Config) -> Collector:
     c = Collector()
     await c.attach(bus, f"{config.nats.subject_prefix}.>")
     return c
+
+
+async def wait_acked(bus: Bus, service: str, stream: str, timeout: float = 10.0) -> None:
+    """Until ``service``'s durable consumer on ``stream`` has acked everything: after that a
+    restarted service gets nothing redelivered and must rely on its own tables."""
+    spec = consumer(service, stream)
+    (stream_spec,) = [s for s in STREAMS if s.key == stream]
+    name = stream_spec.name(bus.config.subject_prefix)
+    deadline = time.monotonic() + timeout
+    while True:
+        info = await bus.js.consumer_info(name, spec.durable)
+        if info.num_ack_pending == 0 and info.num_pending == 0:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{spec.durable} still has unacked messages: {info}")
+        await asyncio.sleep(0.1)
 
 
 class Service:

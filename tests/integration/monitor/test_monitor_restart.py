@@ -6,6 +6,7 @@ import math
 
 import pytest
 from monitor_factories import condor_market, filled, placed, vix
+from svc_helpers import wait_acked
 
 from shared.bus import Bus
 from shared.events import PositionOpened, PositionSnapshot
@@ -23,6 +24,7 @@ async def test_book_is_restored_from_the_positions_table(bus: Bus, collector, sp
     await collector.wait_for(PositionOpened)
     await bus.publish(condor_market())
     await collector.wait_for(PositionSnapshot, lambda s: s.quantity == 3)
+    await wait_acked(bus, "monitor", "orders")
     await service.kill()
 
     collector.events.clear()

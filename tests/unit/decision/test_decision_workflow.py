@@ -41,9 +41,12 @@ def test_after_a_failed_exit_it_decides_again() -> None:
             strategy_id="s-1", action=Action.CLOSE, result=ExitResult.FAILED, reason="no fill"
         )
     )
-    second = wf.on_snapshot(take_profit_snapshot(30))
+    # the same market data (same snapshot time) still makes a new decision with a new id,
+    # which JetStream's de-duplication would otherwise drop
+    second = wf.on_snapshot(take_profit_snapshot(0))
     assert second.decision is not None
     assert second.decision.decision_id != first.decision.decision_id
+    assert second.alerts[0].alert_id != first.alerts[0].alert_id
 
 
 def test_replayed_snapshot_gives_the_same_decision_id() -> None:
@@ -112,3 +115,11 @@ def test_failed_roll_falls_through_to_later_rules() -> None:
     after = wf.on_snapshot(gamma)
     assert after.decision is not None
     assert after.decision.action == Action.CLOSE and after.decision.rule == "gamma_risk"
+
+
+def test_a_working_decision_is_handed_back_after_a_restart() -> None:
+    wf = _workflow()
+    out = wf.on_snapshot(take_profit_snapshot())
+    restarted = DecisionWorkflow(wf.config, wf.clock, states=[out.stored])
+    assert restarted.working_decisions() == [out.decision]
+    assert restarted.on_snapshot(take_profit_snapshot(30)).decision is None

@@ -46,3 +46,17 @@ def test_single_leg_execution_is_its_own_fill():
         Execution(exec_id="x", con_id=7, is_bag=False, side=OrderSide.BUY, shares=1, price=2.5)
     )
     assert fill.price == 2.5
+
+
+def test_leg_executions_without_a_bag_execution_make_whole_units_priced_in_bag_terms():
+    m = FillMatcher({1: 1, 2: 2})
+    assert m.add(ex("l1", 1, 3, 1.0)) == []
+    assert m.add(ex("l2", 2, 5, 1.5)) == []  # 2.5 units' worth of leg 2: 2 whole units
+    (fill,) = m.from_legs()
+    assert (fill.key_exec_id, fill.units, fill.side) == ("l1@0", 2, OrderSide.BUY)
+    assert fill.exec_ids == ("l1", "l2")
+    assert fill.price == 1.0 - 2 * 1.5  # buy 1 at 1.00, sell 2 at 1.50: a 2.00 credit
+    assert {leg.con_id: leg.shares for leg in fill.legs} == {1: 2, 2: 4}
+    assert m.from_legs() == []  # the rest is no whole unit
+    (last,) = m.add(ex("l3", 2, 1, 1.5)) or m.from_legs()
+    assert last.units == 1 and last.key_exec_id == "l1@2"  # the rest of l1 starts it

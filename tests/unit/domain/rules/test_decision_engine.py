@@ -3,6 +3,7 @@ rule errors, the delta-breach owner and the conversion to the wire event."""
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import msgspec
@@ -394,3 +395,14 @@ def test_snapshot_missing_a_rule_field_is_rejected_at_decode() -> None:
         Codec(PositionSnapshot).decode(msgspec.msgpack.encode(raw))
 
     assert "upl_pct" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "unknown",
+    [{"iv_percentile": math.nan}, {"iv_change_pct": math.nan}, {"iv_rank": math.nan}],
+)
+def test_unknown_iv_statistics_never_fire_an_iv_rule(unknown):
+    # before the IV history has loaded the monitor cannot know them; that is no reason to close
+    engine = DecisionEngine()
+    decision, _ = engine.evaluate(make_snapshot(upl_pct=0.30, **unknown))
+    assert decision.rule not in {"iv_crush", "iv_percentile", "catastrophe"}
