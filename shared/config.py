@@ -51,6 +51,15 @@ class NatsConfig(Section):
     retry_base_s: float = 0.5
     retry_max_s: float = 30.0
     fetch_batch: int = 64
+    # services create streams and consumers at start; false where an admin provisions them
+    # (a secured server: only the admin user may create them)
+    manage_streams: bool = True
+    # dead-letter a consumed event whose producer may not publish its subject
+    verify_producer: bool = True
+    # producer names accepted for any event: a test harness's connection ("test"), never production
+    trusted_producers: list[str] = []
+    # `v6 up` launches its nats-server with one user per service (generated credentials)
+    auth: bool = True
 
     def __post_init__(self) -> None:
         _check(self.max_deliveries >= 1, "nats.max_deliveries", "must be at least 1")
@@ -156,6 +165,9 @@ class EntryConfig(Section):
     # the account size entry sizes positions and caps exposure against (currency); set it to
     # the account's net liquidation (the simulator's is sim.net_liquidation)
     net_liquidation: float = 100_000.0
+    # how long entry waits for execution's chain/history answers: a chain is a snapshot of a
+    # few hundred options under IB's pacing limit, tens of seconds on a real gateway
+    rpc_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         _check(

@@ -111,7 +111,8 @@ class Runtime:
         cfg = self.config
         self._bus = await connect(cfg.nats, self.name)
         stack.push_async_callback(self._bus.close, STOP_GRACE_S)  # unwound last: drain NATS
-        await ensure_streams(self._bus.js, cfg.nats)
+        if cfg.nats.manage_streams:  # else the admin provisioned them (`v6 up` with auth)
+            await ensure_streams(self._bus.js, cfg.nats)
         await self._open_tables()
         await self._register_micro()
         stack.push_async_callback(self._stop_intake)  # unwound first

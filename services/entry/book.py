@@ -78,9 +78,9 @@ class EntryBook:
             and event.rolled_from is not None
         ):
             return []  # not a strategy of ours
-        replacement = roll_replacement(event, at)
-        self.put(replacement)
         old = self._records.get(event.rolled_from)
+        replacement = roll_replacement(event, at, old.strategy if old else None)
+        self.put(replacement)
         if old is None:
             return [replacement]
         return [replacement, *self._settle(old, roll_started(old, strategy_id, at), event)]

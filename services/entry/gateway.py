@@ -20,7 +20,9 @@ class MarketDataUnavailable(Transient):
 
 
 class MarketGateway(Protocol):
-    async def chain(self, symbol: str, min_dte: int, max_dte: int) -> ChainProvided: ...
+    async def chain(
+        self, symbol: str, min_dte: int, max_dte: int, strikes_around: int
+    ) -> ChainProvided: ...
 
     async def history(self, symbol: str, what: str) -> HistoryProvided: ...
 
@@ -28,8 +30,8 @@ class MarketGateway(Protocol):
 class ExecutionGateway:
     """``MarketGateway`` over the bus, answered by the execution service.
 
-    ``timeout_s`` should exceed execution's own IB request timeout: a chain asks IB for many
-    quotes, and execution's answer can only come after IB's.
+    ``timeout_s`` should exceed execution's own IB request timeouts: a chain is a snapshot of
+    many option quotes under IB's pacing limit, and execution answers only after IB.
     """
 
     def __init__(self, bus: Bus, clock: Clock, timeout_s: float) -> None:
@@ -37,9 +39,15 @@ class ExecutionGateway:
         self._clock = clock
         self._timeout_s = timeout_s
 
-    async def chain(self, symbol: str, min_dte: int, max_dte: int) -> ChainProvided:
+    async def chain(
+        self, symbol: str, min_dte: int, max_dte: int, strikes_around: int
+    ) -> ChainProvided:
         request = ChainRequested(
-            symbol=symbol, min_dte=min_dte, max_dte=max_dte, market_time=self._clock.now()
+            symbol=symbol,
+            min_dte=min_dte,
+            max_dte=max_dte,
+            strikes_around=strikes_around,
+            market_time=self._clock.now(),
         )
         reply: ChainProvided = await self._ask(
             request, self._bus.subjects.rpc_chain(), ChainProvided

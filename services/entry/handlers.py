@@ -19,6 +19,7 @@ from shared.clock import MarketClock
 from shared.domain.calendar import session, trading_date
 from shared.events import (
     EvaluateEntry,
+    Event,
     ExitExecuted,
     Halt,
     MarketDataUpdated,
@@ -45,14 +46,20 @@ class EntryHandlers:
         self.store = store
         self.clock = clock
         self.halting = halting
+        self.market_seen = False
         workflow.halted = halting.reason
 
+    def _observe(self, event: Event) -> None:
+        if event.market_time is not None:
+            self.clock.observe(event.market_time)
+            self.market_seen = True
+
     async def on_market_data(self, event: MarketDataUpdated) -> None:
-        self.clock.observe(event.market_time)
+        self._observe(event)
         self.workflow.quotes.on_market_data(event)
 
     async def on_strategy_event(self, event: OrderEvent | ExitExecuted, _: Delivery) -> None:
-        self.clock.observe(event.market_time)
+        self._observe(event)
         changed = self.workflow.book.apply(event, event.market_time or self.clock.now())
         await self.store.strategies_changed(changed)
 
@@ -65,7 +72,13 @@ class EntryHandlers:
                 await self.workflow.run_cycle(symbols, command_id=command.event_id)
 
     async def on_timer(self) -> None:
-        """The scheduled evaluation, in the exchange's regular session only."""
+        """The scheduled evaluation, in the exchange's regular session only.
+
+        Nothing is evaluated before a first market time has been seen: until then the clock
+        is the wall clock, which an accelerated or replayed market does not follow.
+        """
+        if not self.market_seen:
+            return
         now = self.clock.now()
         today = session(trading_date(now), self.workflow.config.entry.calendar)
         if today is None or not today.open <= now < today.close:
@@ -95,8 +108,7 @@ async def wire(runtime: Runtime) -> None:
         clock,
         book,
         QuoteCache(config.universe.vix_symbol),
-        # execution answers after IB, which may take its own request timeout
-        ExecutionGateway(runtime.bus, clock, timeout_s=2 * config.ib.request_timeout_s),
+        ExecutionGateway(runtime.bus, clock, timeout_s=config.entry.rpc_timeout_s),
         runtime.bus.publish,
         store,
     )

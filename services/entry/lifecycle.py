@@ -11,6 +11,7 @@ where the record already is, or a quantity that only grows with ``cumulative_qua
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import msgspec
 
@@ -18,13 +19,17 @@ from shared.domain.strategy import InvalidTransition, Strategy, make_strategy, t
 from shared.enums import (
     ExitResult,
     OrderPurpose,
+    OrderSide,
     OrderStatus,
+    Right,
     StrategyStatus,
     StrategyType,
 )
 from shared.events import (
     Event,
     ExitExecuted,
+    Leg,
+    LegFill,
     OrderDenied,
     OrderFilled,
     OrderPlaced,
@@ -102,15 +107,55 @@ def _move(
     return Applied(msgspec.structs.replace(record, strategy=moved, updated_at=at, **fields))
 
 
-def roll_replacement(event: OrderPlaced, at: dt.datetime) -> StrategyRecord:
-    """The pending record of a roll's new strategy, from the ROLL order that opens it."""
+def _key(leg: Leg | LegFill) -> tuple[Right, float, dt.date]:
+    return (leg.right, float(leg.strike), leg.expiry)
+
+
+def opening_legs(legs: Sequence[Leg], replaced: Strategy | None) -> list[Leg]:
+    """The legs of a roll order that open the new strategy.
+
+    A roll sent as one combo carries the old strategy's legs reversed as well; they are left
+    out, so the replacement holds only its own legs.
+    """
+    if replaced is None:
+        return list(legs)
+    closing = {(*_key(leg), -leg.quantity) for leg in replaced.legs}
+    return [leg for leg in legs if (*_key(leg), leg.quantity) not in closing]
+
+
+def own_net_price(legs: Sequence[Leg], fills: Sequence[LegFill]) -> float | None:
+    """The strategy's own signed net price per unit from per-leg fills (credit positive), or
+    None when a leg has no fill (a roll combo's price mixes in the closing legs)."""
+    by_key = {_key(fill): fill for fill in fills}
+    total = 0.0
+    for leg in legs:
+        fill = by_key.get(_key(leg))
+        if fill is None:
+            return None
+        sign = 1.0 if fill.side is OrderSide.SELL else -1.0
+        total += sign * fill.price * abs(leg.quantity)
+    return total
+
+
+def roll_replacement(
+    event: OrderPlaced, at: dt.datetime, replaced: Strategy | None = None
+) -> StrategyRecord:
+    """The pending record of a roll's new strategy, from the ROLL order that opens it.
+
+    Its entry price is the legs' own net price where the order carries leg prices; otherwise
+    the order's limit stands in (for a roll combo that is the net roll price) until the fill.
+    """
+    legs = opening_legs(event.legs, replaced)
+    priced = all(leg.price is not None for leg in legs)
     strategy = make_strategy(
         strategy_id=event.strategy_id,
         symbol=event.symbol,
         strategy_type=event.strategy_type or StrategyType.CUSTOM,
-        legs=event.legs,
+        legs=legs,
         quantity=event.quantity,
-        entry_price=event.limit_price,
+        entry_price=-sum(leg.quantity * (leg.price or 0.0) for leg in legs)
+        if priced
+        else event.limit_price,
         created_at=at,
         rolled_from=event.rolled_from,
     )
@@ -131,10 +176,13 @@ def _on_fill(record: StrategyRecord, event: OrderFilled, at: dt.datetime) -> Cha
     if cumulative == record.filled_quantity and record.status is not StrategyStatus.PENDING:
         return UNCHANGED
     new_units = cumulative - record.filled_quantity
-    if record.fill_price is None or record.filled_quantity == 0:
-        price = event.price
-    else:
-        price = (record.fill_price * record.filled_quantity + event.price * new_units) / cumulative
+    price = event.price
+    if event.purpose is OrderPurpose.ROLL:
+        # a roll combo's price includes closing the old legs: the new legs' own fills price it
+        own = own_net_price(record.strategy.legs, event.legs)
+        price = price if own is None else own
+    if record.fill_price is not None and record.filled_quantity > 0:
+        price = (record.fill_price * record.filled_quantity + price * new_units) / cumulative
     return _move(
         record,
         StrategyStatus.OPEN,

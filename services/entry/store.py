@@ -8,6 +8,7 @@ evaluation through the batch writer; ``controls`` keeps the halt switch across r
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -126,7 +127,7 @@ class EntryStore:
         # batch would hold every evaluation up by the batch age
         self._signals.add(signal_row(event))
 
-    async def strategies_changed(self, records: list[StrategyRecord]) -> None:
+    async def strategies_changed(self, records: Sequence[StrategyRecord]) -> None:
         if records:
             await self._strategies.upsert([strategy_row(r) for r in records])
 

@@ -32,6 +32,7 @@ from services.entry.market import (
     HistoryCache,
     QuoteCache,
     assemble,
+    strikes_around,
 )
 from shared.clock import Clock
 from shared.config import Config
@@ -39,14 +40,22 @@ from shared.domain.builders import BuildRejected, StrategyBuilder
 from shared.domain.calendar import trading_date
 from shared.domain.chain import OptionChain
 from shared.domain.risk import signal_unused
-from shared.domain.signal import SignalEvaluation, evaluate_capacity, evaluate_market, signal_id
+from shared.domain.signal import (
+    MarketState,
+    SignalEvaluation,
+    evaluate_capacity,
+    evaluate_market,
+    signal_id,
+)
 from shared.domain.strategy import PositionGreeks, Strategy, derive_id, to_built_event
 from shared.enums import Direction
-from shared.events import Bar, Check, EntrySignalEvaluated, Event, StrategyBuilt
+from shared.events import Bar, ChainProvided, Check, EntrySignalEvaluated, Event, StrategyBuilt
 
 log = logging.getLogger(__name__)
 
 SERVICE = "entry"
+NARROW_DAYS = 3  # half the first chain request's DTE window: one weekly expiry
+DEFAULT_IV = 0.30  # reach of the chain when no IV history is at hand
 Publish = Callable[[Event], Awaitable[Event]]
 
 
@@ -252,9 +261,7 @@ class EntryWorkflow:
         if not evaluation.accepted or evaluation.strategy_type is None:
             return evaluation, None, None
         try:
-            chain = await self.gateway.chain(
-                symbol, self.config.builder.min_dte, self.config.builder.max_dte
-            )
+            chain = await self._chain(state)
         except MarketDataUnavailable as exc:
             return (
                 _failed(evaluation, Check(name="chain", passed=False, detail=str(exc))),
@@ -293,6 +300,27 @@ class EntryWorkflow:
             self.config.entry.net_liquidation,
         )
         return evaluation, built, greeks
+
+    async def _chain(self, state: MarketState) -> ChainProvided:
+        """The chain the builder chooses from, asked for as narrowly as it can be.
+
+        The builder takes the listed expiry nearest the target DTE; when one lies within a week
+        around the target it is that one, so only that week is asked for first (each option is
+        a snapshot under IB's pacing), and the whole [min_dte, max_dte] window only if the
+        week lists none.
+        """
+        cfg = self.config.builder
+        iv = state.iv_history[-1] if state.iv_history else DEFAULT_IV
+        wing = cfg.wing_width_pct * state.underlying_price if cfg.wing_width_pct else cfg.wing_width
+        around = strikes_around(state.underlying_price, iv, cfg.max_dte, wing)
+        narrow = (
+            max(cfg.min_dte, cfg.target_dte - NARROW_DAYS),
+            min(cfg.max_dte, cfg.target_dte + NARROW_DAYS),
+        )
+        chain = await self.gateway.chain(state.symbol, *narrow, around)
+        if chain.expiries:
+            return chain
+        return await self.gateway.chain(state.symbol, cfg.min_dte, cfg.max_dte, around)
 
     def _halt_check(self) -> Check:
         return Check(name="halted", passed=False, detail=f"entries halted: {self.halted}")

@@ -1,17 +1,87 @@
-"""execution's wiring: the durable consumers it reads (shared/bus/streams.py) and their types.
+"""execution's wiring: durable consumers into the workflows, the chain/history responders.
 
-The order and exit workflows replace ``log_receipt`` with ``on_<event>`` handlers and add the
-IB connection, the market data relay and the chain/history responders (``Bus.serve``).
+- ``strategy.built`` → open the strategy (one order); ``decision.*`` → carry out the exit;
+  ``cmd.close_all`` / ``cmd.halt`` / ``cmd.resume``;
+- request/reply ``rpc.chain`` and ``rpc.history`` for entry (and monitor);
+- the health endpoint reports the broker connection besides the runtime's own state.
+
+Work that needs IB waits (bounded) for the connection to be synchronised; if it is not, the
+message is retried later (``BrokerUnavailable`` is transient).
 """
 
 from __future__ import annotations
 
-from shared.bus.received import log_receipt
-from shared.events import CloseAll, DecisionMade, Halt, Resume, StrategyBuilt
+import asyncio
+import logging
+from typing import Any
+
+from services.execution.app import ExecutionService
+from services.execution.tables import HOLDINGS, ORDERS
+from shared.bus.client import Delivery
+from shared.events import (
+    ChainRequested,
+    CloseAll,
+    DecisionMade,
+    Halt,
+    HistoryRequested,
+    Resume,
+    StrategyBuilt,
+)
 from shared.service import Runtime
+
+log = logging.getLogger(__name__)
+
+READY_WAIT_S = 5.0
+
+
+class ExecutionHandlers:
+    def __init__(self, svc: ExecutionService, ready_wait_s: float) -> None:
+        self.svc = svc
+        self.ready_wait_s = ready_wait_s
+
+    async def on_strategy_built(self, event: StrategyBuilt, _delivery: Delivery) -> None:
+        await self.svc.client.wait_ready(self.ready_wait_s)
+        await self.svc.flows.on_strategy_built(event)
+
+    async def on_decision(self, event: DecisionMade, _delivery: Delivery) -> None:
+        await self.svc.client.wait_ready(self.ready_wait_s)
+        await self.svc.flows.execute_exit_decision(event)
+
+    async def on_command(self, event: Any, _delivery: Delivery) -> None:
+        flows = self.svc.flows
+        if isinstance(event, Halt):
+            flows.halted = True
+            log.warning("trading halted: new entries are denied", extra={"reason": event.reason})
+        elif isinstance(event, Resume):
+            flows.halted = False
+            log.info("trading resumed")
+        elif isinstance(event, CloseAll):
+            await self.svc.client.wait_ready(self.ready_wait_s)
+            await flows.execute_close_all(event)
 
 
 async def wire(rt: Runtime) -> None:
-    await rt.consume("strategy_built", log_receipt, StrategyBuilt)
-    await rt.consume("decisions", log_receipt, DecisionMade)
-    await rt.consume("commands", log_receipt, CloseAll | Halt | Resume)
+    for spec in (ORDERS, HOLDINGS):
+        rt.writers[spec.name].mode = "upsert"  # status changes replace the row of their key
+    svc = await ExecutionService.load(rt)
+    runtime_health = rt.health
+    # the Runtime offers no health hook: extend the endpoint's report with the broker state
+    rt.health = lambda: {**runtime_health(), **svc.health()}  # type: ignore[method-assign]
+    await svc.start()
+    # the Runtime offers no stop hook: stop IB work once the service is asked to stop
+    stopper = asyncio.create_task(_stop_with(rt, svc), name="execution-stop")
+    svc.background.add(stopper)
+
+    # a handler must finish well within ack_wait, or the message comes back while it works
+    ready_wait = min(READY_WAIT_S, rt.config.nats.ack_wait_s / 2)
+    handlers = ExecutionHandlers(svc, ready_wait)
+    await rt.bus.serve(rt.subjects.rpc_chain(), svc.relay.on_chain_requested, ChainRequested)
+    await rt.bus.serve(rt.subjects.rpc_history(), svc.relay.on_history_requested, HistoryRequested)
+    await rt.consume("strategy_built", handlers.on_strategy_built, StrategyBuilt)
+    await rt.consume("decisions", handlers.on_decision, DecisionMade)
+    await rt.consume("commands", handlers.on_command, CloseAll | Halt | Resume)
+
+
+async def _stop_with(rt: Runtime, svc: ExecutionService) -> None:
+    await rt.stop_event.wait()
+    await svc.stop()

@@ -47,6 +47,7 @@ Publish = Callable[[Event], Awaitable[object]]
 OPTION_TICKS = "106"
 # snapshots per request batch: a batch must pass the pacing limit within the request timeout
 SNAPSHOT_BATCH = 40
+SPOT_WAIT_S = 2.0
 
 
 class MarketDataRelay:
@@ -139,9 +140,12 @@ class MarketDataRelay:
                 self._subscribe(symbol, contract)
 
     async def wait_quotes(self, legs: list[Leg], timeout_s: float) -> None:
+        await self._wait_ids([leg.con_id for leg in legs], timeout_s)
+
+    async def _wait_ids(self, con_ids: list[int | None], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if all(leg.con_id in self.quotes for leg in legs):
+            if all(c in self.quotes for c in con_ids):
                 return
             await asyncio.sleep(0.02)
 
@@ -207,6 +211,9 @@ class MarketDataRelay:
 
     async def _spot(self, symbol: str) -> float:
         con_id = self._underlying_ids.get(symbol)
+        if con_id is not None and con_id not in self.quotes:
+            # just (re)subscribed: the first ticks are on their way
+            await self._wait_ids([con_id], SPOT_WAIT_S)
         quote = self.quotes.get(con_id) if con_id else None
         if quote is not None:
             for value in (quote.last, quote.close):

@@ -14,6 +14,7 @@ new one opened only after that close filled.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
@@ -74,7 +75,13 @@ log = logging.getLogger(__name__)
 
 IMMEDIATE_SLIPPAGE = 0.02  # per leg, per share
 QUOTE_WAIT_S = 2.0
-ROLL_STRIKES_AROUND = 12  # strikes each side of the price in the roll's chain request
+# the roll's chain: the expected move to the target expiry in standard deviations, plus the
+# wing, in $1 strikes (the densest grid), reaches beyond the builder's short-delta band
+CHAIN_REACH_SD = 1.5
+MAX_STRIKES_AROUND = 100
+DEFAULT_IV = 0.25
+NARROW_DAYS = 7  # the expiry window asked around the roll's target DTE
+OPENING = frozenset({OrderPurpose.ENTRY, OrderPurpose.ROLL})
 
 
 class MarketData(Protocol):
@@ -117,6 +124,12 @@ def part_price(combo: ComboExecution, con_ids: Iterable[int]) -> float:
         if leg.con_id in wanted
     )
     return total / combo.units
+
+
+def strikes_around(price: float, iv: float, dte: int, wing: float) -> int:
+    """$1 strikes each side of ``price`` that hold the builder's strikes at ``dte`` and ``iv``."""
+    reach = price * iv * math.sqrt(max(dte, 1) / 365.0) * CHAIN_REACH_SD + wing
+    return min(math.ceil(reach) + 2, MAX_STRIKES_AROUND)
 
 
 def _ids(legs: Iterable[Leg]) -> list[int]:
@@ -354,6 +367,9 @@ class Workflows:
             await self._exit_failed(d.strategy_id, d.action, d.decision_id, d.rule, why)
             return
         if h.working is not None:
+            if h.working.strategy_id == h.strategy_id and h.working.purpose in OPENING:
+                # filled, but its order has not ended yet: the decision is retried shortly
+                raise Transient(f"the order opening {h.strategy_id} is still working")
             log.info("an exit is already working", extra={"strategy_id": h.strategy_id})
             return
         if d.action is Action.ROLL:
@@ -506,27 +522,34 @@ class Workflows:
 
     # --- rolls ------------------------------------------------------------------------
 
-    async def _roll_chain(self, h: Holding) -> OptionChain:
-        """The chain of the roll's window with the current legs' quotes merged in.
+    async def _roll_chain(self, h: Holding, target_dte: int) -> OptionChain:
+        """The chain around the roll's target expiry, with the current legs' quotes merged in.
 
         The builder's DTE window does not hold a position near its roll DTE, and the roll is
-        priced from the cost of closing those legs.
+        priced from the cost of closing those legs. Only the week around the target is asked
+        for (every option is a snapshot under IB's pacing).
         """
         assert self.roll is not None
         cfg = self.roll.builder.config
+        legs = list(h.legs)
+        await self._quoted(h.symbol, legs)
+        current = [self.md.quotes[c] for c in _ids(legs) if c in self.md.quotes]
+        ivs = [q.iv for q in current if q.iv]
+        spots = [q.und_price for q in current if q.und_price]
+        price = spots[0] if spots else sum(leg.strike for leg in legs) / len(legs)
+        wing = cfg.wing_width_pct * price if cfg.wing_width_pct else cfg.wing_width
+        iv = sum(ivs) / len(ivs) if ivs else DEFAULT_IV
         provided = await self.md.on_chain_requested(
             ChainRequested(
                 symbol=h.symbol,
-                min_dte=cfg.min_dte,
-                max_dte=cfg.max_dte,
-                strikes_around=ROLL_STRIKES_AROUND,
+                min_dte=max(cfg.min_dte, target_dte - NARROW_DAYS),
+                max_dte=min(cfg.max_dte, target_dte + NARROW_DAYS),
+                strikes_around=strikes_around(price, iv, target_dte, wing),
+                market_time=self.client.now(),
             )
         )
         if provided.error:
             raise Transient(f"no chain for the roll of {h.strategy_id}: {provided.error}")
-        legs = list(h.legs)
-        await self._quoted(h.symbol, legs)
-        current = [self.md.quotes[c] for c in _ids(legs) if c in self.md.quotes]
         expiries = sorted({*provided.expiries, *(leg.expiry for leg in legs)})
         return OptionChain(
             h.symbol,
@@ -552,15 +575,16 @@ class Workflows:
             ),
             status=StrategyStatus.OPEN,
         )
+        target_dte = self.roll.rule.target_dte if d.roll_to_dte is None else d.roll_to_dte
         plan = build_roll(
             strategy,
-            await self._roll_chain(h),
+            await self._roll_chain(h, target_dte),
             self.roll.builder,
             self.roll.rule,
             today=trading_date(now),
             now=now,
             time_exit_dte=self.roll.time_exit_dte,
-            target_dte=d.roll_to_dte,
+            target_dte=target_dte,
             new_strategy_id=f"{h.strategy_id}-r1",  # a strategy is rolled once: then it is closed
         )
         if isinstance(plan, RollDeclined):

@@ -49,9 +49,11 @@ class WorkingOrder:
     trade: Trade | None
     matcher: FillMatcher
     filled: int = 0
+    announced: int = 0  # units whose OrderFilled is out (or was before a restart)
     fill_value: float = 0.0  # sum of signed net price x units over the fills
     status: OrderStatus = OrderStatus.PENDING_SUBMIT
     reason: str = ""
+    rejected: bool = False  # the broker refused it (an error code), whatever status follows
     done: asyncio.Event = field(default_factory=asyncio.Event)
     walk: asyncio.Task[None] | None = None
 
@@ -255,6 +257,7 @@ class OrderManager:
         for wo in self.working.values():
             if wo.broker_order_id == req_id and not wo.done.is_set():
                 wo.reason = f"IB {code}: {message}"
+                wo.rejected = True
                 self._spawn(self._rejected(wo, code, message))
 
     async def _rejected(self, wo: WorkingOrder, code: int, message: str) -> None:
@@ -277,6 +280,8 @@ class OrderManager:
         assert wo.trade is not None
         st = wo.trade.orderStatus
         status = order_status(st.status, st.filled, st.remaining)
+        if wo.rejected and status is OrderStatus.CANCELLED:
+            status = OrderStatus.REJECTED  # IB cancels what it refused: a rejection all the same
         if status is wo.status or wo.done.is_set():
             return
         wo.status = status
@@ -299,7 +304,8 @@ class OrderManager:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while wo.filled < filled and loop.time() < deadline:  # noqa: ASYNC110 - fills come from several callbacks
+        # the order's end waits for its fills' events, so they come before what it leads to
+        while wo.announced < filled and loop.time() < deadline:  # noqa: ASYNC110 - fills come from several callbacks
             await asyncio.sleep(0.02)
         if wo.filled < filled:
             for combo in wo.matcher.from_legs():
@@ -352,6 +358,7 @@ class OrderManager:
         wo.filled += units
         wo.fill_value += net * units
         if combo.key_exec_id in self.recorded_fills:
+            wo.announced += units
             return  # recorded before a restart or reconnect: counted, not published again
         self.recorded_fills.add(combo.key_exec_id)
         hooks = self._hooks.get(wo.spec.order_ref)
@@ -393,6 +400,7 @@ class OrderManager:
                 commission=commission,
             )
         )
+        wo.announced += units
 
     async def _commission(self, exec_ids: tuple[str, ...]) -> float:
         # commission reports follow their executions; wait briefly rather than report zero

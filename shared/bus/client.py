@@ -22,8 +22,10 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from shared.bus import credentials
 from shared.bus.outcome import UNHANDLEABLE, Verdict, decide, is_transient
-from shared.bus.streams import ConsumerSpec, ensure_consumer, stream_of
+from shared.bus.permissions import ProducerCheck
+from shared.bus.streams import ConsumerSpec, ensure_consumer, stream_name, stream_of
 from shared.config import NatsConfig
 from shared.errors import Transient
 from shared.events import AnyEvent, Codec, DeadLettered, Event, encode
@@ -73,6 +75,9 @@ class Bus:
         self.config = config
         self.service = service
         self.subjects = Subjects(config.subject_prefix)
+        self.producers = ProducerCheck(
+            config.subject_prefix, config.verify_producer, config.trusted_producers
+        )
         self._consumers: list[_Consumer] = []
         self._subs: list[Any] = []
         self._stopping = asyncio.Event()
@@ -149,7 +154,7 @@ class Bus:
 
         async def on_msg(msg: Msg) -> None:
             try:
-                event = codec.decode(msg.data)
+                event = self._receive(codec, msg)
             except UNHANDLEABLE as exc:
                 await self.dead_letter(msg.subject, msg.data, exc)
                 return
@@ -160,6 +165,12 @@ class Bus:
                     log.exception("handler failed", extra={"subject": msg.subject})
 
         self._subs.append(await self.nc.subscribe(subject, queue=queue, cb=on_msg))
+
+    def _receive(self, codec: Codec[Any], msg: Msg) -> Any:
+        """Decode and check the producer: raises one of ``UNHANDLEABLE`` for a dead letter."""
+        event = codec.decode(msg.data)
+        self.producers.verify(event, msg.subject)
+        return event
 
     async def request(
         self,
@@ -196,7 +207,7 @@ class Bus:
 
         async def on_request(msg: Msg) -> None:
             try:
-                request = codec.decode(msg.data)
+                request = self._receive(codec, msg)
             except UNHANDLEABLE as exc:
                 await self.dead_letter(msg.subject, msg.data, exc)
                 return
@@ -228,7 +239,10 @@ class Bus:
         fetched batch, after the handlers and before any ack: the rows handlers queued are
         durable before their messages are acked, with one commit per batch, not per message.
         """
-        stream = await ensure_consumer(self.js, spec, self.config)
+        if self.config.manage_streams:
+            stream = await ensure_consumer(self.js, spec, self.config)
+        else:  # provisioned by the admin (`v6 up`): a secured service may not create consumers
+            stream = stream_name(spec, self.config.subject_prefix)
         psub = await self.js.pull_subscribe_bind(durable=spec.durable, stream=stream)
         codec = Codec(types)
         task = asyncio.create_task(
@@ -294,7 +308,7 @@ class Bus:
             )
             error: BaseException | None = None
             try:
-                await handler(codec.decode(msg.data), delivery)
+                await handler(self._receive(codec, msg), delivery)
             except Exception as exc:
                 error = exc
             handled.append((msg, delivery, error))
@@ -393,8 +407,17 @@ class Bus:
 
 
 async def connect(config: NatsConfig, name: str, url: str | None = None) -> Bus:
-    """Connect as ``name`` and reconnect forever with back-off."""
+    """Connect as ``name`` and reconnect forever with back-off.
+
+    With ``config.credentials_dir`` set, log in as the user behind ``name`` (its own password
+    and private reply inbox); raises ``CredentialsError`` when that user has no credentials.
+    """
     url = url or config.url or "nats://127.0.0.1:4222"
+    login = (
+        credentials.load(config.credentials_dir, name).connect_options()
+        if config.credentials_dir
+        else {}
+    )
 
     async def on_error(exc: Exception) -> None:
         log.error("nats error", extra={"error": _error_text(exc)})
@@ -404,7 +427,10 @@ async def connect(config: NatsConfig, name: str, url: str | None = None) -> Bus:
             log.warning("nats disconnected")
 
     async def on_reconnected() -> None:
-        log.info("nats reconnected", extra={"url": str(nc.connected_url)})
+        server = nc.connected_url
+        # host and port only: a URL may carry a user and password
+        where = f"{server.hostname}:{server.port}" if server else "?"
+        log.info("nats reconnected", extra={"server": where})
 
     nc = await nats.connect(
         servers=url.split(","),  # a cluster is a comma-separated list of its members
@@ -414,5 +440,6 @@ async def connect(config: NatsConfig, name: str, url: str | None = None) -> Bus:
         error_cb=on_error,
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
+        **login,
     )
     return Bus(nc, config, name)

@@ -150,12 +150,25 @@ async def ensure_streams(js: JetStreamContext, config: NatsConfig) -> None:
             await js.update_stream(wanted)
 
 
+def stream_name(spec: ConsumerSpec, prefix: str) -> str:
+    """The server's name of the stream a consumer reads."""
+    return _STREAMS_BY_KEY[spec.stream].name(prefix)
+
+
 async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec, config: NatsConfig) -> str:
     """Create the durable consumer (the server updates a changed one); returns its stream name."""
-    stream = _STREAMS_BY_KEY[spec.stream].name(config.subject_prefix)
+    stream = stream_name(spec, config.subject_prefix)
     try:
         await js.add_consumer(stream, consumer_config(spec, config))
     except BadRequestError as exc:
         # an existing durable whose config cannot change in place: keep it, say so
         log.warning("consumer kept as is", extra={"durable": spec.durable, "error": str(exc)})
     return stream
+
+
+async def provision(js: JetStreamContext, config: NatsConfig) -> None:
+    """Every stream and every declared consumer: the admin's job on a secured server, where
+    services (``nats.manage_streams = false``) only bind to what exists."""
+    await ensure_streams(js, config)
+    for spec in CONSUMERS:
+        await ensure_consumer(js, spec, config)

@@ -41,7 +41,7 @@ def entry_config(config: Config) -> Config:
     tree = dump_config(config)
     tree["universe"]["symbols"] = ["SPY"]
     tree["entry"]["interval_s"] = 36_000.0
-    tree["ib"]["request_timeout_s"] = 2.5
+    tree["entry"]["rpc_timeout_s"] = 20.0
     return load_config(env={}, overrides=tree)
 
 

@@ -1,4 +1,5 @@
-"""What execution relays to entry, answered from the IB simulator's own market model.
+"""What execution relays to entry, answered from the IB simulator's own market model; and a
+look into entry's tables.
 
 Used where the execution service is not part of the test: a real NATS bus, the simulator's
 ``Market`` (GBM underlyings, VIX-tied IV surface, listed chains) and its seeded ``build_history``
@@ -8,9 +9,13 @@ shapes; order and exit events are published by the test itself.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
+from pathlib import Path
+from typing import Any
 
+from services.entry.tables import STRATEGIES
 from services.ibsim.history import SymbolHistory, build_history, select_bars
 from services.ibsim.instruments import NEW_YORK
 from services.ibsim.market import Market
@@ -26,9 +31,35 @@ from shared.events import (
     MarketDataUpdated,
     Quote,
 )
+from shared.storage import Table, TableSpec
 
 # Tuesday 2026-11-24 10:45 New York: a regular session, inside the entry window
 START = dt.datetime(2026, 11, 24, 10, 45, tzinfo=NEW_YORK).astimezone(dt.UTC)
+
+
+async def table_rows(data_root: Path, spec: TableSpec) -> list[dict[str, Any]]:
+    """The rows of one of entry's tables, read as the dashboard would (read-only)."""
+    table = await asyncio.to_thread(Table.open, f"{data_root}/entry", spec)
+    return (await table.read()).to_pylist()
+
+
+async def wait_status(
+    data_root: Path, strategy_id: str, status: str, timeout: float = 10.0
+) -> dict[str, Any]:
+    """The strategy's row once the strategies table shows it in ``status``."""
+    async with asyncio.timeout(timeout):
+        while True:
+            for row in await table_rows(data_root, STRATEGIES):
+                if row["strategy_id"] == strategy_id and row["status"] == status:
+                    return row
+            await asyncio.sleep(0.1)
+
+
+def make_neutral(market: Market, history: SymbolHistory, symbol: str, days: int = 20) -> None:
+    """Put the price on its moving average of completed closes: a neutral trend (a condor)."""
+    today = market.now.astimezone(NEW_YORK).date()
+    closes = [c for d, c in zip(history.dates, history.close, strict=True) if d < today]
+    market.set_price(symbol, float(sum(closes[-days:]) / days))
 
 
 def _num(x: float) -> float | None:
@@ -51,11 +82,7 @@ class MarketDesk:
         self.history_requests = 0
 
     def make_neutral(self, symbol: str) -> None:
-        """Put the price on its 20-day average of completed closes: a neutral trend."""
-        today = self.market.now.astimezone(NEW_YORK).date()
-        history = self.histories[symbol]
-        closes = [c for d, c in zip(history.dates, history.close, strict=True) if d < today]
-        self.market.set_price(symbol, float(sum(closes[-20:]) / 20))
+        make_neutral(self.market, self.histories[symbol], symbol)
 
     async def serve(self, bus: Bus) -> None:
         await bus.serve(bus.subjects.rpc_chain(), self._chain, ChainRequested)

@@ -8,13 +8,12 @@ as execution publishes them.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
-from entry_desk import MarketDesk
+from entry_desk import START, MarketDesk, table_rows, wait_status
 
 from services.entry import SERVICE
-from services.entry.tables import SIGNALS, STRATEGIES
+from services.entry.tables import SIGNALS
 from shared.bus import STREAMS, Bus
 from shared.config import Config, dump_config, load_config
 from shared.domain.strategy import order_ref
@@ -31,7 +30,6 @@ from shared.events import (
     encode,
 )
 from shared.service import run_service
-from shared.storage import Table
 
 SETTLE_S = 0.5  # how long "nothing else arrives" is watched for
 
@@ -44,22 +42,6 @@ async def _built_in_stream(bus: Bus) -> int:
     spec = next(s for s in STREAMS if s.key == "strategy_built")
     info = await bus.js.stream_info(spec.name(bus.config.subject_prefix))
     return info.state.messages
-
-
-async def _rows(data_root: Path, spec: Any) -> list[dict[str, Any]]:
-    table = await asyncio.to_thread(Table.open, f"{data_root}/entry", spec)
-    return (await table.read()).to_pylist()
-
-
-async def _wait_status(data_root: Path, strategy_id: str, status: str) -> dict[str, Any]:
-    async with asyncio.timeout(10):
-        while True:
-            rows = [
-                r for r in await _rows(data_root, STRATEGIES) if r["strategy_id"] == strategy_id
-            ]
-            if rows and rows[0]["status"] == status:
-                return rows[0]
-            await asyncio.sleep(0.1)
 
 
 async def _fill(bus: Bus, built: StrategyBuilt) -> None:
@@ -120,7 +102,9 @@ def _with(config: Config, **entry: Any) -> Config:
     return load_config(env={}, overrides=tree)
 
 
-async def test_entry_workflow_full(entry_config, bus, desk, inbox, data_root):
+async def test_high_iv_rank_builds_a_condor_that_opens_on_its_fill(
+    entry_config, bus, desk, inbox, data_root
+):
     desk.make_neutral("SPY")
     await desk.serve(bus)
     async with run_service(SERVICE, entry_config):
@@ -147,15 +131,15 @@ async def test_entry_workflow_full(entry_config, bus, desk, inbox, data_root):
         assert {(q.right, q.strike, q.expiry) for q in listed.quotes} >= {
             (leg.right, leg.strike, leg.expiry) for leg in legs
         }
-        await _wait_status(data_root, built.strategy_id, "pending")
+        await wait_status(data_root, built.strategy_id, "pending")
 
         await _fill(bus, built)
-        row = await _wait_status(data_root, built.strategy_id, "open")
+        row = await wait_status(data_root, built.strategy_id, "open")
         assert row["filled_quantity"] == built.quantity
         assert row["fill_price"] == built.limit_price
         assert row["signal_id"] == signal.signal_id
     assert await _built_in_stream(bus) == 1
-    signals = await _rows(data_root, SIGNALS)
+    signals = await table_rows(data_root, SIGNALS)
     assert [(r["signal_id"], r["accepted"]) for r in signals] == [(signal.signal_id, True)]
 
 
@@ -197,8 +181,7 @@ async def test_a_redelivered_evaluation_and_a_second_one_build_one_strategy(
     await desk.serve(bus)
     async with run_service(SERVICE, entry_config):
         await desk.publish_quotes(bus)
-        command = EvaluateEntry(symbol="SPY")
-        await bus.publish(command)
+        command = await bus.publish(EvaluateEntry(symbol="SPY"))
         # the same command again under another stream message id, as a redelivery after a
         # crash would hand it over: same event id, so the same signal id
         subject = bus.subjects.for_event(command)
@@ -226,7 +209,7 @@ async def test_a_restart_keeps_the_book_and_the_halt(entry_config, bus, desk, in
     async with run_service(SERVICE, entry_config):
         await inbox.next_of(StrategyBuilt, after=1)
         await _fill(bus, built)
-        await _wait_status(data_root, built.strategy_id, "open")
+        await wait_status(data_root, built.strategy_id, "open")
         await bus.publish(Halt(reason="operator test"))
         await asyncio.sleep(SETTLE_S)
     async with run_service(SERVICE, entry_config):
@@ -242,3 +225,28 @@ async def test_a_restart_keeps_the_book_and_the_halt(entry_config, bus, desk, in
     assert "halted" not in _failed(signal)
     assert "no_conflict" in _failed(signal)  # the open condor restored from the table
     assert await _built_in_stream(bus) == 1
+
+
+async def test_the_timer_evaluates_in_market_time_and_enters_once(entry_config, bus, desk, inbox):
+    desk.make_neutral("SPY")
+    await desk.serve(bus)
+    async with run_service(SERVICE, _with(entry_config, interval_s=0.3)):
+        await desk.publish_quotes(bus)
+        await inbox.next_of(EntrySignalEvaluated, after=2)
+    signals = inbox.of(EntrySignalEvaluated)
+    accepted = [s for s in signals if s.accepted]
+    assert len(accepted) == 1
+    # the signal id is the symbol's evaluation interval in market time (the desk's clock)
+    assert accepted[0].signal_id.startswith("sig-SPY-20261124T1545")
+    assert all(s.signal_id.startswith("sig-SPY-20261124T") for s in signals)
+    assert await _built_in_stream(bus) == 1
+
+
+async def test_the_timer_does_not_evaluate_outside_the_session(entry_config, bus, inbox):
+    evening = MarketDesk(start=START.replace(hour=1))  # 20:45 New York, the day before
+    await evening.serve(bus)
+    async with run_service(SERVICE, _with(entry_config, interval_s=0.2)):
+        await evening.publish_quotes(bus)
+        await asyncio.sleep(1.0)
+    assert inbox.of(EntrySignalEvaluated) == []
+    assert evening.history_requests == 0

@@ -10,13 +10,13 @@ import itertools
 from dataclasses import dataclass, field
 
 from services.execution.book import Book, Holding
-from services.execution.gate import OrderGate
 from services.execution.ib_client import IBClient
 from services.execution.market_data import MarketDataRelay
 from services.execution.workflow import Workflows
 from services.execution.working import OrderManager
 from services.ibsim.server import Simulator
 from shared.config import BreakerConfig, IBConfig, OrdersConfig, SimConfig, UniverseConfig
+from shared.domain.breaker import CircuitBreaker
 from shared.events import Event
 
 _client_ids = itertools.count(11)
@@ -43,12 +43,17 @@ class Harness:
         deadline = asyncio.get_running_loop().time() + timeout_s
         while not self.of(kind, **match):
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"no {kind.__name__} {match}; got {self.events}")
+                got = [
+                    type(e).__name__ for e in self.events if type(e).__name__ != "MarketDataUpdated"
+                ]
+                raise AssertionError(f"no {kind.__name__} {match}; got {got}")
             await asyncio.sleep(0.02)
         return self.of(kind, **match)[-1]
 
 
 ORDERS = OrdersConfig(walk_interval_s=0.2, walk_step_fraction=1 / 3, walk_max_steps=3)
+# the simulator enforces no pacing; a chain snapshot at IB's 45 messages/s takes seconds
+FAST_PACING = 2000
 SIM = SimConfig(tick_interval_s=0.05, time_speed=1.0, symbols={"SPY": 580.0})
 
 
@@ -64,6 +69,7 @@ async def build(
         request_timeout_s=5.0,
         reconnect_min_s=0.1,
         reconnect_max_s=0.5,
+        max_messages_per_s=FAST_PACING,
     )
     client = IBClient(ib_config)
     events: list[Event] = []
@@ -73,7 +79,7 @@ async def build(
         events.append(event)
         return event
 
-    async def save(h: Holding) -> None:
+    async def save(h: Holding, *, durable: bool = False) -> None:
         saved[h.strategy_id] = h
 
     relay = MarketDataRelay(client, UniverseConfig(symbols=["SPY"]), publish, max_rate_hz=4)
@@ -82,7 +88,7 @@ async def build(
         client,
         manager,
         book or Book(),
-        OrderGate(breaker or BreakerConfig()),
+        CircuitBreaker(breaker or BreakerConfig()),
         relay,
         orders,
         publish,

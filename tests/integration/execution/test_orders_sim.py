@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import asyncio
 
 from exec_harness import Harness
 
@@ -121,13 +121,12 @@ async def test_limit_that_never_becomes_marketable_is_cancelled_after_the_walk(
 async def test_market_data_reaches_the_bus_with_greeks_and_conflated(harness: Harness):
     await built(harness, "md-only")
     harness.events.clear()
-    await __import__("asyncio").sleep(1.0)
+    await asyncio.sleep(1.0)
     updates = harness.of(MarketDataUpdated, symbol="SPY")
     assert 1 <= len(updates) <= 6  # 4 Hz at most, over a burst of 20 ticks/s x instruments
     options = [q for u in updates for q in u.quotes if q.sec_type.value == "opt"]
     assert options and any(q.delta is not None and q.iv for q in options)
     assert all(u.market_time is not None for u in updates)
-    _ = dt
 
 
 async def open_condor(h: Harness, sid: str, quantity: int = 2) -> None:
@@ -138,6 +137,8 @@ async def open_condor(h: Harness, sid: str, quantity: int = 2) -> None:
     await h.flows.on_strategy_built(ev)
     await h.wait_for(OrderStatusChanged, strategy_id=sid, status=OrderStatus.FILLED)
     await h.wait_for(OrderFilled, strategy_id=sid)
+    while h.flows.book.get(sid).working is not None:  # noqa: ASYNC110 - the order's end
+        await asyncio.sleep(0.02)
 
 
 def decision(sid: str, action: Action, **kw: object) -> DecisionMade:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from entry_factories import (
+    EXPIRY,
     T0,
+    condor_legs,
     denied,
     exited,
     filled,
@@ -14,12 +16,22 @@ from entry_factories import (
     rejected,
     status,
 )
+from msgspec.structs import replace
 
 from services.entry.book import EntryBook
 from services.entry.lifecycle import Applied, Invalid, Unchanged, apply
-from shared.enums import Action, ExitResult, OrderPurpose, OrderStatus, StrategyStatus
+from shared.enums import (
+    Action,
+    ExitResult,
+    OrderPurpose,
+    OrderSide,
+    OrderStatus,
+    StrategyStatus,
+)
+from shared.events import LegFill
 
 T1 = T0 + dt.timedelta(minutes=1)
+PRICES = [1.0, 1.9, 1.6, 1.1]  # LP, SP, SC, LC of the replacement
 
 
 def _status_after(*events, record=None):
@@ -147,3 +159,40 @@ def test_book_finds_the_strategy_of_a_signal_and_lists_only_active_ones():
     assert book.by_signal("x").strategy_id == "a"
     assert [r.strategy_id for r in book.active()] == ["a"]
     assert book.active("QQQ") == []
+
+
+def test_a_roll_combo_opens_the_replacement_with_its_own_legs_and_price():
+    book = EntryBook([make_record()])
+    book.apply(filled(), T0)
+    later = EXPIRY + dt.timedelta(days=28)
+    old_reversed = [replace(leg, quantity=-leg.quantity) for leg in condor_legs()]
+    new_legs = [replace(leg, price=p) for leg, p in zip(condor_legs(later), PRICES, strict=True)]
+    roll = placed(
+        "s1-r1",
+        purpose=OrderPurpose.ROLL,
+        rolled_from="s1",
+        legs=[*old_reversed, *new_legs],
+        limit_price=0.35,  # the net roll price: new credit minus the cost to close
+    )
+    book.apply(roll, T1)
+    new = book.get("s1-r1")
+    assert sorted(new.strategy.legs, key=lambda leg: leg.strike) == sorted(
+        new_legs, key=lambda leg: leg.strike
+    )
+    assert abs(new.strategy.entry_price - 1.4) < 1e-9  # -1.0 + 1.9 + 1.6 - 1.1 from its legs
+    fills = [
+        LegFill(
+            con_id=None,
+            right=leg.right,
+            strike=leg.strike,
+            expiry=leg.expiry,
+            side=OrderSide.BUY if leg.quantity > 0 else OrderSide.SELL,
+            quantity=2,
+            price=p,
+        )
+        for leg, p in zip([*old_reversed, *new_legs], [*PRICES, 1.0, 2.0, 1.7, 1.1], strict=True)
+    ]
+    book.apply(filled("s1-r1", purpose=OrderPurpose.ROLL, price=0.3, legs=fills), T1)
+    new = book.get("s1-r1")
+    assert new.status is StrategyStatus.OPEN
+    assert abs(new.fill_price - 1.6) < 1e-9  # -1.0 + 2.0 + 1.7 - 1.1: its own credit

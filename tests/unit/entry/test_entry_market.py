@@ -10,7 +10,7 @@ import pytest
 from entry_factories import T0, condor_legs
 
 from services.entry.gateway import MarketDataUnavailable
-from services.entry.market import HistoryCache, QuoteCache, assemble, quote_price
+from services.entry.market import HistoryCache, QuoteCache, assemble, quote_price, strikes_around
 from shared.enums import Right, SecType
 from shared.events import Bar, MarketDataUpdated, Quote
 
@@ -103,3 +103,10 @@ def test_assemble_without_any_price_says_market_data_is_unavailable():
     with pytest.raises(MarketDataUnavailable) as raised:
         assemble("SPY", T0, QuoteCache(), [], [])
     assert "SPY" in str(raised.value)
+
+
+def test_chain_reaches_past_the_condor_short_strikes_and_their_wings():
+    # SPY 580 at 15% IV over 60 days: 1.5 SD is ~53 points, plus a 5-point wing, plus 2
+    assert strikes_around(580.0, 0.15, 60, 5.0) == 60
+    assert strikes_around(580.0, 0.15, 60, 5.0, spacing=5.0) == 14
+    assert strikes_around(580.0, 3.0, 60, 5.0) == 100  # capped

@@ -1,10 +1,8 @@
 import datetime as dt
 
 from services.execution.conflate import Conflator
-from services.execution.gate import OrderGate
 from services.execution.reconcile import FindingKind, book_positions, reconcile
 from services.execution.status_map import ErrorKind, error_kind, order_status
-from shared.config import BreakerConfig
 from shared.enums import OrderStatus, Right
 from shared.events import Leg
 
@@ -27,26 +25,6 @@ def test_unknown_missing_and_mismatched_positions_are_found():
 
 def test_matching_book_has_no_findings():
     assert reconcile({1: -3.0}, {1: -3.0}) == []
-
-
-def test_breaker_opens_after_configured_failures_and_lets_exits_through():
-    gate = OrderGate(BreakerConfig(failures=3, window_s=60, open_s=300))
-    for t in (0.0, 1.0):
-        gate.record_failure(t)
-    assert gate.refusal(2.0, exit_order=False) is None
-    gate.record_failure(2.0)
-    assert "circuit breaker" in gate.refusal(3.0, exit_order=False)
-    assert gate.refusal(3.0, exit_order=True) is None
-    assert gate.refusal(303.0, exit_order=False) is None  # half-open
-    gate.record_failure(303.0)
-    assert gate.refusal(304.0, exit_order=False) is not None
-
-
-def test_halt_denies_entries_only():
-    gate = OrderGate(BreakerConfig())
-    gate.halted = True
-    assert gate.refusal(0, exit_order=False)
-    assert gate.refusal(0, exit_order=True) is None
 
 
 def test_ib_statuses_map_to_project_statuses():

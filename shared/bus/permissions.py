@@ -1,0 +1,171 @@
+"""Who may publish and subscribe what on NATS: one declaration for the server and the consumers.
+
+The NATS users of a secured deployment (``credentials.py`` writes them into the server config)
+and the producer check every consumer applies are both built from this module, the subjects of
+``shared/subjects.py`` and the stream/consumer tables of ``streams.py``: a service that may not
+publish a subject on the server is also not believed when an event claims it came from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from shared.bus.streams import ConsumerSpec, consumers_of, stream_name, subject_matches
+from shared.errors import Invalid
+from shared.events import Event
+from shared.subjects import Subjects
+
+SERVICES = ("entry", "monitor", "decision", "execution")
+ADMIN = "admin"
+OPERATOR = "operator"
+TAP = "tap"
+IBSIM = "ibsim"
+# connections without credentials: service discovery only (`v6 status`, container healthchecks)
+DISCOVERY = "discovery"
+
+# architecture.md "Subjects": the event families each service publishes (subject tokens)
+PUBLISHES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "entry": (("signal",), ("strategy", "built")),
+    "execution": (("order",), ("exit",), ("md",), ("broker",), ("alert",)),
+    "monitor": (("position",), ("book",)),
+    "decision": (("decision",), ("alert",)),
+    OPERATOR: (("cmd",), ("sim",)),
+}
+
+# core (not JetStream) subscriptions; the durable consumers are streams.CONSUMERS
+SUBSCRIBES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "entry": (("md",),),
+    "monitor": (("md",), ("strategy", "built")),
+    "decision": (("position",),),
+    "execution": (),
+}
+
+# request/reply: who asks, who answers (subjects outside every stream)
+REQUESTERS = ("entry", "monitor")
+RESPONDERS = ("execution",)
+
+# a connection's name (``connect(config, name)``, ``Event.producer``) → the user it logs in as
+CLIENT_USERS = {"v6-cli": OPERATOR, "v6-status": OPERATOR, "v6-health": OPERATOR, "v6-tap": TAP}
+
+ALL = ">"
+INBOX = "_INBOX"
+SRV = "$SRV.>"
+
+
+class WrongProducer(Invalid):
+    """An event whose claimed producer may not publish it: dead-lettered, never handled."""
+
+
+def user_of(name: str) -> str:
+    return CLIENT_USERS.get(name, name)
+
+
+def inbox_prefix(user: str) -> str:
+    """A user's private reply inbox: no other user may subscribe to it."""
+    return f"{INBOX}_{user}"
+
+
+@dataclass(frozen=True)
+class UserPermissions:
+    """One NATS user's allow-lists (absolute subjects); an empty publish list denies all."""
+
+    user: str
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...]
+    # may answer the requests it receives (nats.micro, rpc, the simulator's control channel)
+    allow_responses: bool = False
+
+
+def _consumer_api(spec: ConsumerSpec, prefix: str) -> tuple[str, ...]:
+    """What pulling, acking and binding one durable consumer needs (platform-notes.md)."""
+    stream, durable = stream_name(spec, prefix), spec.durable
+    return (
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        f"$JS.ACK.{stream}.{durable}.>",
+        f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
+    )
+
+
+def _service(name: str, s: Subjects) -> UserPermissions:
+    publish = [s.wildcard(*family) for family in PUBLISHES[name]]
+    publish.append(s.dlq(name))
+    if name in REQUESTERS:
+        publish += [s.rpc_chain(), s.rpc_history()]
+    for spec in consumers_of(name):
+        publish += _consumer_api(spec, s.prefix)
+    subscribe = [s.wildcard(*family) for family in SUBSCRIBES[name]]
+    if name in RESPONDERS:
+        subscribe += [s.rpc_chain(), s.rpc_history()]
+    subscribe += [s.wildcard("svc", name), SRV, f"{inbox_prefix(name)}.>"]
+    return UserPermissions(name, tuple(publish), tuple(subscribe), allow_responses=True)
+
+
+@cache
+def permissions(prefix: str) -> tuple[UserPermissions, ...]:
+    """Every user of a secured deployment under ``prefix``."""
+    s = Subjects(prefix)
+    operator_publish = tuple(s.wildcard(*family) for family in PUBLISHES[OPERATOR])
+    discovery = ("$SRV.PING", "$SRV.PING.>", "$SRV.INFO", "$SRV.INFO.>")
+    return (
+        *(_service(name, s) for name in SERVICES),
+        UserPermissions(
+            OPERATOR,
+            (*operator_publish, s.dlq(OPERATOR), "$SRV.>"),
+            (s.all(), f"{inbox_prefix(OPERATOR)}.>"),
+        ),
+        UserPermissions(TAP, (), (s.all(),)),
+        UserPermissions(IBSIM, (), (s.wildcard("sim"),), allow_responses=True),
+        UserPermissions(ADMIN, (ALL,), (ALL,), allow_responses=True),
+        # replies to discovery go to the shared _INBOX, which no other user reads from
+        UserPermissions(DISCOVERY, (*discovery, "$SRV.STATS", "$SRV.STATS.>"), (f"{INBOX}.>",)),
+    )
+
+
+def permissions_of(user: str, prefix: str) -> UserPermissions | None:
+    return next((p for p in permissions(prefix) if p.user == user), None)
+
+
+@cache
+def _publish_patterns(user: str, prefix: str) -> tuple[str, ...]:
+    perms = permissions_of(user, prefix)
+    return () if perms is None else perms.publish
+
+
+def may_publish(producer: str, subject: str, prefix: str) -> bool:
+    """Whether the user behind ``producer`` may publish ``subject`` on a secured server."""
+    patterns = _publish_patterns(user_of(producer), prefix)
+    return any(subject_matches(p, subject) for p in patterns)
+
+
+class ProducerCheck:
+    """Refuses a consumed event whose ``producer`` may not publish it (see ``may_publish``).
+
+    Both the subject it arrived on and the subject its type belongs on must be the producer's:
+    a decision claiming to come from entry, or an order event arriving on a decision subject,
+    is dead-lettered with the reason.
+    """
+
+    def __init__(self, prefix: str, enabled: bool = True, trusted: Iterable[str] = ()) -> None:
+        self.subjects = Subjects(prefix)
+        self.enabled = enabled
+        self.trusted = frozenset(trusted)
+
+    def verify(self, event: Event, subject: str) -> None:
+        """Raise ``WrongProducer`` unless ``event.producer`` may publish ``subject``."""
+        producer = event.producer
+        if not self.enabled or producer in self.trusted:
+            return
+        for candidate in (subject, self._home(event)):
+            if candidate is not None and not may_publish(producer, candidate, self.subjects.prefix):
+                raise WrongProducer(
+                    f"{type(event).__name__} from producer {producer!r} on {candidate}: "
+                    "that producer may not publish it"
+                )
+
+    def _home(self, event: Event) -> str | None:
+        try:
+            return self.subjects.for_event(event)
+        except ValueError:  # request/reply types have no publish subject
+            return None
