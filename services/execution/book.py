@@ -30,8 +30,10 @@ class Holding(msgspec.Struct, kw_only=True):
     rolled_from: str | None = None
     rolled_into: str | None = None  # set while a roll into that strategy works, and after
     working: OrderSpec | None = None  # the order working now (saved before it is placed)
+    brackets: tuple[OrderSpec, ...] = ()  # standing take-profit and stop-loss exits
     working_decision: str | None = None  # the decision (or command) the working exit carries out
     status_reason: str = ""
+    applied: list[str] = []  # the fills (exec keys) already in ``held``: replays change nothing
     exit_units: int = 0  # units closed by the exit working now (or the last one)
     exit_pnl: float = 0.0  # their realized P&L (currency)
     updated_at: dt.datetime | None = None
@@ -58,6 +60,14 @@ class Book:
             for h in self.holdings.values()
             if h.is_open and (symbol is None or h.symbol == symbol)
         ]
+
+    @staticmethod
+    def first_time(h: Holding, fill_key: str) -> bool:
+        """Note that ``fill_key`` is applied to ``h``; False if it was already."""
+        if fill_key in h.applied:
+            return False
+        h.applied.append(fill_key)
+        return True
 
     @staticmethod
     def apply_entry_fill(h: Holding, units: int, net_price: float, at: dt.datetime) -> None:

@@ -41,8 +41,9 @@ class OrderSpec(msgspec.Struct, frozen=True, kw_only=True):
     strategy_type: StrategyType | None = None  # of the strategy an ENTRY or ROLL order opens
     rolled_from: str | None = None  # a roll's opening order (combo or second step): the old id
     closes: int = 0  # a roll combo: how many leading legs close the old strategy
-    take_profit: float | None = None  # bracket children on the closing combo, signed net
+    take_profit: float | None = None  # an entry's bracket: closing-combo prices, signed net
     stop_loss: float | None = None
+    stop: bool = False  # a stop order triggered at ``limit_price`` (a bracket's stop loss)
 
     @property
     def combo(self) -> bool:

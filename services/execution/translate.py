@@ -6,7 +6,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 
-from ib_async import Bag, ComboLeg, Contract, LimitOrder, Option, Order, Stock, Ticker
+from ib_async import Bag, ComboLeg, Contract, LimitOrder, Option, Order, Stock, StopOrder, Ticker
 from ib_async import Index as IBIndex
 
 from services.execution.orders import OrderSpec, ib_order_terms
@@ -82,8 +82,13 @@ def order_contract(spec: OrderSpec) -> Contract:
 
 
 def limit_order(spec: OrderSpec, account: str) -> Order:
+    """The IB order of ``spec``: a limit, or a stop at that price (IB triggers a BUY stop when
+    the price rises to it: a closing combo whose cost grew past the stop loss)."""
     side, price = ib_order_terms(spec.legs, spec.limit_price)
-    order = LimitOrder(IB_ACTION[side], spec.quantity, price)
+    if spec.stop:
+        order: Order = StopOrder(IB_ACTION[side], spec.quantity, price)
+    else:
+        order = LimitOrder(IB_ACTION[side], spec.quantity, price)
     order.orderRef = spec.order_ref
     order.tif = "DAY"
     order.account = account

@@ -13,6 +13,8 @@ new one opened only after that close filled.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
@@ -81,7 +83,10 @@ CHAIN_REACH_SD = 1.5
 MAX_STRIKES_AROUND = 100
 DEFAULT_IV = 0.25
 NARROW_DAYS = 7  # the expiry window asked around the roll's target DTE
-OPENING = frozenset({OrderPurpose.ENTRY, OrderPurpose.ROLL})
+# bracket orders' sequence numbers in their refs, far from the exits' own 0, 1, 2 ...
+BRACKET_TP_SEQ = 900
+BRACKET_SL_SEQ = 901
+CANCEL_WAIT_S = 5.0
 
 
 class MarketData(Protocol):
@@ -132,6 +137,29 @@ def strikes_around(price: float, iv: float, dte: int, wing: float) -> int:
     return min(math.ceil(reach) + 2, MAX_STRIKES_AROUND)
 
 
+def opens(spec: OrderSpec, strategy_id: str) -> bool:
+    """Whether ``spec`` is the order opening ``strategy_id`` (its entry, or a roll into it)."""
+    if spec.strategy_id != strategy_id:
+        return False
+    return spec.purpose is OrderPurpose.ENTRY or (
+        spec.purpose is OrderPurpose.ROLL and spec.rolled_from is not None
+    )
+
+
+def bracket_refs(strategy_id: str) -> tuple[str, str]:
+    """The order refs of a strategy's take-profit and stop-loss orders."""
+    return (
+        order_ref(strategy_id, OrderPurpose.EXIT, BRACKET_TP_SEQ),
+        order_ref(strategy_id, OrderPurpose.EXIT, BRACKET_SL_SEQ),
+    )
+
+
+def exit_event_id(
+    strategy_id: str, decision_id: str | None, result: ExitResult, refs: Iterable[str]
+) -> str:
+    return derive_id("exit", strategy_id, decision_id or "", result.value, *refs)
+
+
 def _ids(legs: Iterable[Leg]) -> list[int]:
     return [leg.con_id or 0 for leg in legs]
 
@@ -168,6 +196,8 @@ class Workflows:
     # --- placing and its callbacks, by what the order does --------------------------------
 
     def _hooks(self, spec: OrderSpec) -> tuple[FillCallback, DoneCallback]:
+        if spec.order_ref in bracket_refs(spec.strategy_id):
+            return self._bracket_filled, self._bracket_done
         if spec.purpose is OrderPurpose.ENTRY:
             return self._entry_filled, self._entry_done
         if spec.purpose is not OrderPurpose.ROLL:
@@ -198,12 +228,13 @@ class Workflows:
     async def resume_working(self) -> None:
         """After a (re)start: every order saved as working is re-attached (or placed) by ref."""
         for h in list(self.book.holdings.values()):
-            spec = h.working
-            if spec is None or spec.order_ref in self.orders.working:
-                continue
-            await self.md.track(h.symbol, list(spec.legs))
-            on_fill, on_done = self._hooks(spec)
-            await self.orders.place(spec, on_fill, on_done, dry_run=self.config.dry_run)
+            specs = (*((h.working,) if h.working else ()), *h.brackets)
+            for spec in specs:
+                if spec.order_ref in self.orders.working:
+                    continue
+                await self.md.track(h.symbol, list(spec.legs))
+                on_fill, on_done = self._hooks(spec)
+                await self.orders.place(spec, on_fill, on_done, dry_run=self.config.dry_run)
 
     async def _order_ended(self, wo: WorkingOrder) -> None:
         now = self.client.now()
@@ -333,10 +364,10 @@ class Workflows:
         )
 
     async def _entry_filled(
-        self, wo: WorkingOrder, units: int, net: float, _combo: ComboExecution
+        self, wo: WorkingOrder, units: int, net: float, combo: ComboExecution
     ) -> None:
         h = self.book.get(wo.spec.strategy_id)
-        if h is not None:
+        if h is not None and Book.first_time(h, combo.key_exec_id):
             Book.apply_entry_fill(h, units, net, self.client.now())
             await self.save(h)
 
@@ -353,6 +384,75 @@ class Workflows:
             h.status_reason = wo.reason or f"entry order {wo.status.value}"
         h.updated_at = self.client.now()
         await self.save(h)
+        if h.held > 0 and (wo.spec.take_profit is not None or wo.spec.stop_loss is not None):
+            await self._place_brackets(h, wo.spec)
+
+    # --- brackets: a take-profit limit and a stop on the closing combo, one OCA group ---------
+
+    async def _place_brackets(self, h: Holding, entry: OrderSpec) -> None:
+        """Once the entry filled: the standing exits it asked for (IB cancels the other when
+        one fills). Placed after the fill rather than as IB child orders, because an IB child
+        must trade the parent's own contract and our closing combo is its reverse."""
+        tp_ref, sl_ref = bracket_refs(h.strategy_id)
+        legs = closing_legs(h.legs)
+        levels = ((tp_ref, entry.take_profit, False), (sl_ref, entry.stop_loss, True))
+        specs = tuple(
+            OrderSpec(
+                strategy_id=h.strategy_id,
+                symbol=h.symbol,
+                order_ref=ref,
+                purpose=OrderPurpose.EXIT,
+                legs=legs,
+                quantity=h.held,
+                limit_price=price,
+                worst_price=price,
+                oca_group=f"v6:{h.strategy_id}:bracket",
+                stop=stop,
+            )
+            for ref, price, stop in levels
+            if price is not None
+        )
+        h.brackets = specs
+        await self.save(h, durable=True)
+        for spec in specs:
+            await self.orders.place(
+                spec, self._bracket_filled, self._bracket_done, dry_run=self.config.dry_run
+            )
+
+    async def _bracket_filled(
+        self, wo: WorkingOrder, units: int, net: float, combo: ComboExecution
+    ) -> None:
+        h = self.book.get(wo.spec.strategy_id)
+        if h is None or not Book.first_time(h, combo.key_exec_id):
+            return
+        if h.working_decision != wo.spec.order_ref:
+            Book.start_exit(h, wo.spec.order_ref, self.client.now())
+        Book.apply_exit_fill(h, units, net, self.client.now())
+        await self.save(h)
+
+    async def _bracket_done(self, wo: WorkingOrder) -> None:
+        await self._order_ended(wo)
+        h = self.book.get(wo.spec.strategy_id)
+        if h is None:
+            return
+        h.brackets = tuple(b for b in h.brackets if b.order_ref != wo.spec.order_ref)
+        if wo.filled == 0:  # cancelled: its sibling filled, or another exit took over
+            await self.save(h)
+            return
+        # the broker cancels the rest of the OCA group, but not a sibling placed after the fill
+        await self._cancel_brackets(h)
+        self._release(h)
+        await self.save(h)
+        await self._exit_result(h, Action.CLOSE, [wo.spec.order_ref], wo)
+
+    async def _cancel_brackets(self, h: Holding) -> None:
+        """Another exit takes over: the standing bracket orders go first (bounded wait)."""
+        for spec in h.brackets:
+            wo = self.orders.working.get(spec.order_ref)
+            if wo is not None and not wo.done.is_set():
+                self.orders.cancel(wo)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wo.done.wait(), CANCEL_WAIT_S)
 
     # --- exits ------------------------------------------------------------------------
 
@@ -367,7 +467,7 @@ class Workflows:
             await self._exit_failed(d.strategy_id, d.action, d.decision_id, d.rule, why)
             return
         if h.working is not None:
-            if h.working.strategy_id == h.strategy_id and h.working.purpose in OPENING:
+            if opens(h.working, h.strategy_id):
                 # filled, but its order has not ended yet: the decision is retried shortly
                 raise Transient(f"the order opening {h.strategy_id} is still working")
             log.info("an exit is already working", extra={"strategy_id": h.strategy_id})
@@ -415,6 +515,12 @@ class Workflows:
             why = "circuit breaker open: exits are held too (breaker.allow_exits_when_open)"
             await self._exit_failed(h.strategy_id, action, decision_id, None, why)
             return
+        await self._cancel_brackets(h)
+        units = min(units, h.held)
+        if units == 0:
+            why = "already closed by its bracket order"
+            await self._exit_failed(h.strategy_id, action, decision_id, None, why)
+            return
         legs = list(closing_legs(h.legs))
         mid, natural = await self._quoted(h.symbol, legs)
         marketable = urgency is Urgency.IMMEDIATE and self.config.immediate_marketable
@@ -436,10 +542,10 @@ class Workflows:
         await self._place(spec, [h])
 
     async def _exit_filled(
-        self, wo: WorkingOrder, units: int, net: float, _combo: ComboExecution
+        self, wo: WorkingOrder, units: int, net: float, combo: ComboExecution
     ) -> None:
         h = self.book.get(wo.spec.strategy_id)
-        if h is not None:
+        if h is not None and Book.first_time(h, combo.key_exec_id):
             Book.apply_exit_fill(h, units, net, self.client.now())
             await self.save(h)
 
@@ -480,6 +586,7 @@ class Workflows:
             result = ExitResult.CLOSED if h.held == 0 else ExitResult.REDUCED
         await self.publish(
             ExitExecuted(
+                event_id=exit_event_id(h.strategy_id, h.working_decision, result, refs),
                 correlation_id=h.strategy_id,
                 market_time=self.client.now(),
                 strategy_id=h.strategy_id,
@@ -505,8 +612,11 @@ class Workflows:
         wo: WorkingOrder | None = None,
     ) -> None:
         h = self.book.get(strategy_id)
+        refs = [wo.spec.order_ref] if wo else []
         await self.publish(
             ExitExecuted(
+                # a redelivered decision answered again is the same event: de-duplicated
+                event_id=exit_event_id(strategy_id, decision_id, ExitResult.FAILED, refs),
                 correlation_id=strategy_id,
                 market_time=self.client.now(),
                 strategy_id=strategy_id,
@@ -515,7 +625,7 @@ class Workflows:
                 decision_id=decision_id,
                 rule=rule,
                 remaining_quantity=h.held if h else 0,
-                order_refs=[wo.spec.order_ref] if wo else [],
+                order_refs=refs,
                 reason=reason,
             )
         )
@@ -592,6 +702,11 @@ class Workflows:
         return plan
 
     async def _roll(self, h: Holding, d: DecisionMade) -> None:
+        await self._cancel_brackets(h)
+        if h.held == 0:
+            why = "already closed by its bracket order"
+            await self._exit_failed(h.strategy_id, Action.ROLL, d.decision_id, d.rule, why)
+            return
         plan = await self._plan_roll(h, d)
         if isinstance(plan, str):
             await self._exit_failed(h.strategy_id, Action.ROLL, d.decision_id, d.rule, plan)
@@ -637,11 +752,11 @@ class Workflows:
         new = self.book.get(wo.spec.strategy_id)
         old = self.book.get(wo.spec.rolled_from or "")
         at = self.client.now()
-        if old is not None:
+        if old is not None and Book.first_time(old, combo.key_exec_id):
             closing = _ids(wo.spec.legs[: wo.spec.closes])
             Book.apply_exit_fill(old, units, part_price(combo, closing), at)
             await self.save(old)
-        if new is not None:
+        if new is not None and Book.first_time(new, combo.key_exec_id):
             opening = _ids(wo.spec.legs[wo.spec.closes :])
             Book.apply_entry_fill(new, units, part_price(combo, opening), at)
             await self.save(new)
@@ -671,7 +786,8 @@ class Workflows:
         spec = OrderSpec(
             strategy_id=new.strategy_id,
             symbol=new.symbol,
-            order_ref=order_ref(new.strategy_id, OrderPurpose.ROLL),
+            # seq 1: the one roll combo, when tried first, holds seq 0
+            order_ref=order_ref(new.strategy_id, OrderPurpose.ROLL, 1),
             purpose=OrderPurpose.ROLL,
             legs=new.legs,
             quantity=old.exit_units,

@@ -357,15 +357,15 @@ class OrderManager:
         net = net_from_ib(wo.spec.legs, combo.side, combo.price)
         wo.filled += units
         wo.fill_value += net * units
-        if combo.key_exec_id in self.recorded_fills:
-            wo.announced += units
-            return  # recorded before a restart or reconnect: counted, not published again
-        self.recorded_fills.add(combo.key_exec_id)
         hooks = self._hooks.get(wo.spec.order_ref)
         if hooks is not None:
-            # the book first: the order's end (which reads the book) may come before the
-            # commission report this fill's event waits for
+            # the book first (it ignores a fill it has): the order's end, which reads the book,
+            # may come before the commission report this fill's event waits for
             await hooks.on_fill(wo, units, net, combo)
+        if combo.key_exec_id in self.recorded_fills:
+            wo.announced += units
+            return  # recorded before a restart or reconnect: not published again
+        self.recorded_fills.add(combo.key_exec_id)
         commission = await self._commission(combo.exec_ids)
         legs_by_con = {leg.con_id or 0: leg for leg in wo.spec.legs}
         await self.publish(

@@ -112,7 +112,9 @@ async def test_kill_9_between_placing_and_recording_does_not_place_again(
     cfg = service_config(config, sim.port, ["SPY"], orders=RESTING)
     cfg = msgspec.structs.replace(cfg, nats=msgspec.structs.replace(cfg.nats, ack_wait_s=1.0))
     env = config_env(cfg, ("nats", "storage", "logging", "ib", "orders"))
+    # lists are not carried by config_env
     env["V6__UNIVERSE__SYMBOLS"] = json.dumps(["SPY"])
+    env["V6__NATS__TRUSTED_PRODUCERS"] = json.dumps(cfg.nats.trusted_producers)
     proc = ServiceProcess.module("services.execution", env, tmp_path).start()
     try:
         await wait_for_ping(cfg.nats.url, "execution")

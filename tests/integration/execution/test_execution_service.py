@@ -27,6 +27,9 @@ from shared.events import (
     CloseAll,
     ExitExecuted,
     Halt,
+    HistoryProvided,
+    HistoryRequested,
+    MarketDataUpdated,
     OrderDenied,
     OrderFilled,
     OrderPlaced,
@@ -198,3 +201,48 @@ async def test_a_roll_that_cannot_be_built_fails_with_the_reason(
         assert failed.action is Action.ROLL and failed.result is ExitResult.FAILED
         assert failed.reason
         assert not [o for o in sim.orders if ":roll:" in o.order_ref]
+
+
+async def test_a_rejected_roll_combo_falls_back_to_close_then_open(
+    config: Config, sim: Simulator, bus: Bus, tap: Tap
+):
+    rules = RulesConfig(dte_roll=DteRollRule(credit_only=False))
+    async with running(config, sim, rules=rules):
+        await until_synchronised(bus)
+        await open_condor(bus, tap, "SPY", "two-step", quantity=1, dte=(20, 30))
+        sim.reject_next_order("combo not accepted")  # the one roll combo
+        await bus.publish(decision("two-step", "SPY", Action.ROLL))
+        rolled = await tap.wait_for(ExitExecuted, strategy_id="two-step", timeout_s=15)
+        assert rolled.result is ExitResult.ROLLED, rolled.reason
+        assert rolled.order_refs == ["v6:two-step:roll:1", "v6:two-step-r1:roll:1"]
+        close = next(o for o in sim.orders if o.order_ref == "v6:two-step:roll:1")
+        (opened,) = [o for o in sim.orders if o.order_ref == "v6:two-step-r1:roll:1"]
+        assert len(close.legs) == 4 and len(opened.legs) == 4
+        assert close.order_id < opened.order_id  # opened only after the close filled
+        placed = tap.of(OrderPlaced, strategy_id="two-step", purpose=OrderPurpose.ROLL)
+        assert placed and placed[0].rolled_from is None  # the old side, under its own id
+
+
+async def test_market_data_and_daily_history_are_served_over_nats(
+    config: Config, sim: Simulator, bus: Bus, tap: Tap
+):
+    md = await Tap(bus).start("md")
+    async with running(config, sim):
+        await until_synchronised(bus)
+        history = await bus.request(
+            HistoryRequested(symbol="SPY", what="OPTION_IMPLIED_VOLATILITY"),
+            bus.subjects.rpc_history(),
+            HistoryProvided,
+            timeout=10,
+        )
+        assert not history.error and len(history.bars) > 200
+        again = await bus.request(
+            HistoryRequested(symbol="SPY", what="OPTION_IMPLIED_VOLATILITY"),
+            bus.subjects.rpc_history(),
+            HistoryProvided,
+            timeout=10,
+        )
+        assert again.bars == history.bars  # the trading day's cache
+        await md.wait_for(MarketDataUpdated, symbol="VIX")
+        update = await md.wait_for(MarketDataUpdated, symbol="SPY")
+        assert update.market_time is not None and update.producer == "execution"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 from exec_harness import Harness
 
-from services.execution.orders import net_prices
+from services.execution.orders import closing_legs, net_prices
 from shared.enums import Action, ExitResult, OrderStatus, Right, Severity, StrategyType, Urgency
 from shared.events import (
     AlertRaised,
@@ -184,3 +185,54 @@ async def test_unknown_broker_position_raises_a_critical_alert(harness: Harness)
     assert len(findings) == 4
     alerts = harness.of(AlertRaised)
     assert len(alerts) == 4 and all(a.severity is Severity.CRITICAL for a in alerts)
+
+
+async def test_bracket_take_profit_and_stop_are_one_oca_group_and_the_take_profit_closes(
+    harness: Harness,
+):
+    ev = await built(harness, "ic-bracket")
+    legs = await harness.relay.qualify("SPY", list(ev.legs))
+    _, closing_natural = net_prices(closing_legs(legs), harness.relay.quotes)
+    ev = msgspec.structs.replace(
+        ev,
+        limit_price=ev.worst_price,
+        bracket=True,
+        take_profit=round(closing_natural - 0.30, 2),  # marketable: it fills at once
+        stop_loss=-20.0,
+    )
+    await harness.flows.on_strategy_built(ev)
+    closed = await harness.wait_for(ExitExecuted, strategy_id="ic-bracket")
+    assert closed.result is ExitResult.CLOSED and closed.closed_quantity == 2
+    entry, tp, sl = sorted(
+        (o for o in harness.sim.orders if o.order_ref.startswith("v6:ic-bracket:")),
+        key=lambda o: o.order_id,
+    )
+    assert (tp.order_type, sl.order_type) == ("LMT", "STP")
+    assert tp.oca_group == sl.oca_group != "" and not entry.oca_group
+    assert tp.status == "Filled"
+    for _ in range(50):
+        if sl.status == "Cancelled":
+            break
+        await asyncio.sleep(0.02)
+    assert sl.status == "Cancelled"  # one of the group filled
+    assert not [p for p in harness.sim.positions() if p.position]
+    assert harness.flows.book.get("ic-bracket").brackets == ()
+
+
+async def test_alternative_entries_in_one_oca_group_cancel_each_other_at_the_broker(
+    harness: Harness,
+):
+    resting = await built(harness, "oca-b", offset=1.0)
+    resting = msgspec.structs.replace(resting, oca_group="alt-1", worst_price=resting.limit_price)
+    marketable = await built(harness, "oca-a")
+    marketable = msgspec.structs.replace(
+        marketable, oca_group="alt-1", limit_price=marketable.worst_price
+    )
+    await harness.flows.on_strategy_built(resting)
+    await harness.flows.on_strategy_built(marketable)
+    await harness.wait_for(OrderStatusChanged, strategy_id="oca-a", status=OrderStatus.FILLED)
+    cancelled = await harness.wait_for(
+        OrderStatusChanged, strategy_id="oca-b", status=OrderStatus.CANCELLED
+    )
+    assert "walk" not in cancelled.reason  # the broker cancelled it, not the walk's end
+    assert harness.flows.book.get("oca-b").status.value == "failed"
