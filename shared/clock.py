@@ -52,44 +52,40 @@ class FixedClock:
 class MarketClock:
     """Market time followed from observed event times, extrapolated between observations.
 
-    The speed (market seconds per wall second) is estimated from the two most distant recent
-    observations, so an accelerated simulator shortens timers in wall time. Until a first
-    observation arrives, it behaves as the wall clock.
+    ``speed`` is market seconds per wall second: 1 against a real gateway, the simulator's
+    configured ``time_speed`` against it. It is given, not estimated, because the market's time
+    also jumps (a simulator told to advance days, a weekend): an estimate taken across a jump
+    would send the clock racing. Each observation re-anchors the clock, so a jump is followed at
+    once; ``now()`` never goes backwards, so an observation older than what was already reported
+    (a late event, extrapolation past a paused market) holds the clock until time catches up.
+    Until a first observation arrives, it behaves as the wall clock.
     """
 
-    _MIN_SPAN_WALL_S = 0.5
-
-    def __init__(self, speed: float = 1.0, max_speed: float = 10_000.0) -> None:
+    def __init__(self, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self.speed = speed
         self._anchor_market: dt.datetime | None = None
         self._anchor_wall = 0.0
-        self._first: tuple[dt.datetime, float] | None = None
-        self.speed = speed
-        self._max_speed = max_speed
+        self._reported: dt.datetime | None = None
 
     def observe(self, market_time: dt.datetime | None) -> None:
         if market_time is None:
             return
-        wall = time.monotonic()
-        if self._anchor_market is not None and market_time <= self.now():
-            return  # time never runs backwards; late events do not pull it back
-        if self._first is None:
-            self._first = (market_time, wall)
-        else:
-            m0, w0 = self._first
-            span = wall - w0
-            if span >= self._MIN_SPAN_WALL_S:
-                measured = (market_time - m0).total_seconds() / span
-                self.speed = min(max(measured, 1e-3), self._max_speed)
-                if span > 60:  # forget old history so a change of speed is picked up
-                    self._first = (market_time, wall)
+        if self._anchor_market is not None and market_time <= self._anchor_market:
+            return  # an older or repeated stamp says nothing new
         self._anchor_market = market_time
-        self._anchor_wall = wall
+        self._anchor_wall = time.monotonic()
 
     def now(self) -> dt.datetime:
         if self._anchor_market is None:
             return dt.datetime.now(dt.UTC)
         elapsed = (time.monotonic() - self._anchor_wall) * self.speed
-        return self._anchor_market + dt.timedelta(seconds=elapsed)
+        current = self._anchor_market + dt.timedelta(seconds=elapsed)
+        if self._reported is not None and current < self._reported:
+            return self._reported
+        self._reported = current
+        return current
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(seconds / max(self.speed, 1e-3), 0.0))
+        await asyncio.sleep(max(seconds / self.speed, 0.0))

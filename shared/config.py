@@ -56,8 +56,9 @@ class NatsConfig(Section):
     manage_streams: bool = True
     # dead-letter a consumed event whose producer may not publish its subject
     verify_producer: bool = True
-    # producer names accepted for any event: a test harness's connection ("test"), never production
-    trusted_producers: list[str] = []
+    # producer names accepted for any event: the test fixtures publish as "test". Ignored with
+    # credentials_dir set: a secured service believes only the users of bus/permissions.py
+    trusted_producers: tuple[str, ...] = ("test",)
     # `v6 up` launches its nats-server with one user per service (generated credentials)
     auth: bool = True
 

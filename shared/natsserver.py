@@ -140,7 +140,14 @@ class NatsCluster:
     address and rejoins.
     """
 
-    def __init__(self, store_dir: Path, size: int = 3, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        size: int = 3,
+        host: str = "127.0.0.1",
+        config_file: Path | None = None,
+    ) -> None:
+        """``config_file``: e.g. the generated users (bus/credentials.py), alike on every node."""
         if size < 3:
             raise ValueError("a JetStream cluster needs at least 3 servers")
         cluster_ports = [free_port(host) for _ in range(size)]
@@ -153,7 +160,9 @@ class NatsCluster:
                 "--cluster", f"nats://{host}:{cluster_port}",
                 "--routes", routes,
             ]  # fmt: skip
-            node = NatsServer(Path(store_dir) / f"n{i}", host=host, port=free_port(host))
+            node = NatsServer(
+                Path(store_dir) / f"n{i}", host=host, port=free_port(host), config_file=config_file
+            )
             node.extra_args = args
             self.nodes.append(node)
 

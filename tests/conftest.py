@@ -64,8 +64,6 @@ def config(nats_url: str, prefix: str, data_root: Path) -> Config:
                 "storage": "memory",
                 "retry_base_s": 0.05,
                 "retry_max_s": 0.2,
-                # the `bus` fixture publishes as "test", standing in for every producer
-                "trusted_producers": ["test"],
             },
             "storage": {"data_root": str(data_root), "batch_max_seconds": 0.05},
             "logging": {"json": True},

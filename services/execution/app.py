@@ -17,6 +17,7 @@ from services.execution.ib_client import IBClient
 from services.execution.market_data import MarketDataRelay
 from services.execution.tables import (
     BROKER_POSITIONS,
+    CONTROLS,
     EXITS,
     FILLS,
     HOLDINGS,
@@ -41,6 +42,8 @@ from shared.events import BrokerConnectionChanged, Event, ExitExecuted, OrderFil
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
+
+HALTED = "halted"
 
 
 class ExecutionService:
@@ -93,6 +96,8 @@ class ExecutionService:
         )
         orders = (await rt.tables[ORDERS.name].read()).to_pylist()
         service._order_rows = {r["order_ref"]: r for r in orders}
+        controls = (await rt.tables[CONTROLS.name].read([("name", "=", HALTED)])).to_pylist()
+        service.flows.halted = any(r["on"] for r in controls)
         log.info(
             "book restored",
             extra={"holdings": len(rows), "open": len(service.flows.book.open_holdings())},
@@ -127,6 +132,12 @@ class ExecutionService:
         writer.add(holding_row(holding, self.client.now()))
         if durable:
             await writer.flush()
+
+    def set_halted(self, on: bool, reason: str = "") -> None:
+        self.flows.halted = on
+        self.rt.writers[CONTROLS.name].add(
+            {"name": HALTED, "on": on, "reason": reason, "updated_at": self.client.now()}
+        )
 
     async def reconcile(self) -> None:
         findings = await self.flows.reconcile_positions()

@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from services.execution.app import ExecutionService
-from services.execution.tables import HOLDINGS, ORDERS
+from services.execution.tables import CONTROLS, HOLDINGS, ORDERS
 from shared.bus.client import Delivery
 from shared.events import (
     ChainRequested,
@@ -48,20 +48,19 @@ class ExecutionHandlers:
         await self.svc.flows.execute_exit_decision(event)
 
     async def on_command(self, event: Any, _delivery: Delivery) -> None:
-        flows = self.svc.flows
         if isinstance(event, Halt):
-            flows.halted = True
+            self.svc.set_halted(True, event.reason)
             log.warning("trading halted: new entries are denied", extra={"reason": event.reason})
         elif isinstance(event, Resume):
-            flows.halted = False
+            self.svc.set_halted(False)
             log.info("trading resumed")
         elif isinstance(event, CloseAll):
             await self.svc.client.wait_ready(self.ready_wait_s)
-            await flows.execute_close_all(event)
+            await self.svc.flows.execute_close_all(event)
 
 
 async def wire(rt: Runtime) -> None:
-    for spec in (ORDERS, HOLDINGS):
+    for spec in (ORDERS, HOLDINGS, CONTROLS):
         rt.writers[spec.name].mode = "upsert"  # status changes replace the row of their key
     svc = await ExecutionService.load(rt)
     runtime_health = rt.health

@@ -152,6 +152,11 @@ class MarketDataRelay:
     # --- relay ------------------------------------------------------------------------
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:
+        # the gateway stamps underlying ticks with its time (tick 45): following it at once
+        # keeps market time right across a jump (a simulator advancing days, a market open)
+        for ticker in tickers:
+            if isinstance(ticker.lastTimestamp, dt.datetime):
+                self.client.clock.observe(ticker.lastTimestamp)
         now = self.client.now()
         for ticker in tickers:
             contract = ticker.contract

@@ -5,7 +5,8 @@
 - exits: one row per exit result;
 - broker_positions and reconciliation: what the broker held at each reconciliation, and every
   difference from the book (appended);
-- holdings: the book (one row per strategy, upserted), read back at start.
+- holdings: the book (one row per strategy, upserted), read back at start;
+- controls: the operator's halt (upserted), read back at start.
 """
 
 from __future__ import annotations
@@ -152,7 +153,20 @@ HOLDINGS = TableSpec(
     key=("strategy_id",),
 )
 
-TABLES = (ORDERS, FILLS, EXITS, BROKER_POSITIONS, RECONCILIATION, HOLDINGS)
+CONTROLS = TableSpec(
+    name="controls",
+    schema=pa.schema(
+        [
+            required("name", pa.string()),  # "halted": the operator's halt survives a restart
+            required("on", pa.bool_()),
+            pa.field("reason", pa.string()),
+            required("updated_at", TIMESTAMP),
+        ]
+    ),
+    key=("name",),
+)
+
+TABLES = (ORDERS, FILLS, EXITS, BROKER_POSITIONS, RECONCILIATION, HOLDINGS, CONTROLS)
 
 ORDER_EVENTS = (OrderPlaced, OrderStatusChanged, OrderRejected, OrderDenied)
 

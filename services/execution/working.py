@@ -19,7 +19,13 @@ from ib_async import Fill, Trade
 
 from services.execution.fills import ComboExecution, Execution, FillMatcher
 from services.execution.ib_client import BrokerUnavailable, IBClient
-from services.execution.orders import OrderSpec, ib_order_terms, net_from_ib, walk_limits
+from services.execution.orders import (
+    OrderSpec,
+    ib_order_terms,
+    net_from_ib,
+    net_prices,
+    walk_limits,
+)
 from services.execution.status_map import ErrorKind, error_kind, order_status
 from services.execution.translate import SIDE_FROM_EXEC, limit_order, order_contract
 from shared.config import OrdersConfig
@@ -181,35 +187,44 @@ class OrderManager:
     # --- the walk -----------------------------------------------------------------------
 
     async def _walk(self, wo: WorkingOrder) -> None:
+        """Every ``walk_interval_s``, move the limit one step from where it started toward the
+        natural price *of now* (the market moves while the order works), never past the worst
+        price and never back up; cancel when the steps are spent."""
         spec = wo.spec
-        assert spec.natural_price is not None
-        limits = walk_limits(
-            spec.limit_price,
-            spec.natural_price,
-            spec.worst_price,
-            self.config.walk_step_fraction,
-            self.config.walk_max_steps,
-            self.config.worst_price_fraction,
-        )
+        steps = self.config.walk_max_steps
         try:
-            for price in [*limits, None]:
+            for k in range(steps + 1):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wo.done.wait(), self.config.walk_interval_s)
                 if wo.done.is_set():
                     return
-                if price is None:
+                if k == steps:
                     break
-                self._modify(wo, price)
+                price = self._walk_price(spec, k)
+                if price is not None and price < wo.spec.limit_price - 1e-9:
+                    self._modify(wo, price)
             if self.config.cancel_remaining_after_walk:
-                wo.reason = (
-                    f"walk ended unfilled after {len(limits)} steps at "
-                    f"{(limits or [spec.limit_price])[-1]:.2f}"
-                )
+                wo.reason = f"walk ended unfilled after {steps} steps at {wo.spec.limit_price:.2f}"
                 self.cancel(wo)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("order walk failed", extra={"ref": spec.order_ref})
+
+    def _walk_price(self, spec: OrderSpec, step: int) -> float | None:
+        """The limit of walk step ``step`` (0-based) of the order first placed as ``spec``."""
+        prices = net_prices(spec.legs, self.quotes)
+        natural = prices[1] if prices else spec.natural_price
+        assert natural is not None
+        limits = walk_limits(
+            spec.limit_price,
+            natural,
+            spec.worst_price,
+            self.config.walk_step_fraction,
+            self.config.walk_max_steps,
+            self.config.worst_price_fraction,
+        )
+        return limits[min(step, len(limits) - 1)] if limits else None
 
     def _modify(self, wo: WorkingOrder, net_price: float) -> None:
         trade = wo.trade

@@ -1,5 +1,6 @@
 """The bus layer over nats-py used by every service."""
 
+from shared.bus import credentials
 from shared.bus.client import Bus, Delivery, connect
 from shared.bus.outcome import Outcome, Verdict, decide
 from shared.bus.streams import (
@@ -11,6 +12,7 @@ from shared.bus.streams import (
     consumers_of,
     ensure_consumer,
     ensure_streams,
+    provision,
     stream_of,
 )
 
@@ -26,8 +28,10 @@ __all__ = [
     "connect",
     "consumer",
     "consumers_of",
+    "credentials",
     "decide",
     "ensure_consumer",
     "ensure_streams",
+    "provision",
     "stream_of",
 ]

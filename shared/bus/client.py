@@ -75,9 +75,9 @@ class Bus:
         self.config = config
         self.service = service
         self.subjects = Subjects(config.subject_prefix)
-        self.producers = ProducerCheck(
-            config.subject_prefix, config.verify_producer, config.trusted_producers
-        )
+        # a test stand-in is believed only on an unsecured server, where anyone may publish anyway
+        trusted = () if config.credentials_dir else config.trusted_producers
+        self.producers = ProducerCheck(config.subject_prefix, config.verify_producer, trusted)
         self._consumers: list[_Consumer] = []
         self._subs: list[Any] = []
         self._stopping = asyncio.Event()
@@ -413,11 +413,7 @@ async def connect(config: NatsConfig, name: str, url: str | None = None) -> Bus:
     and private reply inbox); raises ``CredentialsError`` when that user has no credentials.
     """
     url = url or config.url or "nats://127.0.0.1:4222"
-    login = (
-        credentials.load(config.credentials_dir, name).connect_options()
-        if config.credentials_dir
-        else {}
-    )
+    login = credentials.connect_options(config.credentials_dir, name)
 
     async def on_error(exc: Exception) -> None:
         log.error("nats error", extra={"error": _error_text(exc)})

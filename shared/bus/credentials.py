@@ -67,6 +67,11 @@ def load(credentials_dir: str | Path, name: str) -> Credentials:
     return Credentials(data["user"], data["password"])
 
 
+def connect_options(credentials_dir: str | Path | None, name: str) -> dict[str, Any]:
+    """``nats.connect`` keywords for connection ``name``: none without a credentials folder."""
+    return load(credentials_dir, name).connect_options() if credentials_dir else {}
+
+
 def _user_block(perms: UserPermissions, password: str) -> dict[str, Any]:
     publish = {"allow": list(perms.publish)} if perms.publish else {"deny": [">"]}
     rules: dict[str, Any] = {"publish": publish, "subscribe": {"allow": list(perms.subscribe)}}

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from pathlib import Path
 
 from shared import events
 from shared.config import ConfigError, load_config
@@ -18,6 +19,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="start NATS, the IB simulator and the four services")
     tap = sub.add_parser("tap", help="print every event on the bus, decoded, one line each")
     tap.add_argument("subject", nargs="?", default=None, help="default: <prefix>.>")
+    nats_config = sub.add_parser(
+        "nats-config", help="generate the NATS users: OUT/v6-auth.conf and OUT/secrets/ (0600)"
+    )
+    nats_config.add_argument("--out", required=True, help="folder to write into")
+    sub.add_parser("provision", help="create every stream and consumer as the NATS admin")
     sub.add_parser("status", help="the running services and their stats")
     health = sub.add_parser("health", help="exit 0 when the named service answers (healthcheck)")
     health.add_argument("service")
@@ -69,26 +75,40 @@ def main(argv: list[str] | None = None) -> int:
         print(f"v6: {exc}", file=sys.stderr)
         return 2
 
-    from shared.cli.up import Supervisor, nats_url_for
+    from shared.cli.up import (
+        Supervisor,
+        nats_url_for,
+        provision_as_admin,
+        with_credentials,
+        write_nats_config,
+    )
 
+    if args.command == "up":
+        return asyncio.run(Supervisor(config).run())
+    if args.command == "nats-config":
+        print(f"wrote {write_nats_config(config, Path(args.out))}")
+        return 0
+    config = with_credentials(config)
+    creds = config.nats.credentials_dir
     match args.command:
-        case "up":
-            return asyncio.run(Supervisor(config).run())
+        case "provision":
+            asyncio.run(provision_as_admin(config.nats, nats_url_for(config)))
+            return 0
         case "tap":
             from shared.cli.tap import tap
 
             subject = args.subject or f"{config.nats.subject_prefix}.>"
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(tap(nats_url_for(config), subject))
+                asyncio.run(tap(nats_url_for(config), subject, credentials_dir=creds))
             return 0
         case "status":
             from shared.cli.status import status
 
-            return asyncio.run(status(nats_url_for(config)))
+            return asyncio.run(status(nats_url_for(config), credentials_dir=creds))
         case "health":
             from shared.cli.status import health
 
-            return asyncio.run(health(nats_url_for(config), args.service))
+            return asyncio.run(health(nats_url_for(config), args.service, credentials_dir=creds))
     from shared.cli.commands import send
 
     return asyncio.run(send(config, nats_url_for(config), _command(args)))

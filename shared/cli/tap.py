@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import msgspec
 import nats
 
+from shared.bus.credentials import connect_options
 from shared.events import Event, decode
 
 _ENVELOPE = {"event_id", "correlation_id", "producer", "schema", "wall_time", "market_time"}
@@ -38,8 +39,15 @@ def format_event(subject: str, event: Event) -> str:
     return f"{when} {subject} {type(event).__name__} {fields}"
 
 
-async def tap(url: str, subject: str, out: TextIO = sys.stdout, limit: int | None = None) -> None:
-    nc = await nats.connect(url, name="v6-tap")
+async def tap(
+    url: str,
+    subject: str,
+    out: TextIO = sys.stdout,
+    limit: int | None = None,
+    credentials_dir: str | None = None,
+) -> None:
+    name = "v6-tap"  # the read-only tap user on a secured server
+    nc = await nats.connect(url, name=name, **connect_options(credentials_dir, name))
     seen = 0
     done = asyncio.Event()
 

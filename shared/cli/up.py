@@ -5,12 +5,17 @@ Starts a nats-server with JetStream (unless ``V6_NATS_URL`` names one), the IB s
 prefixes their log lines with the child's name, restarts a child that dies with back-off, and on
 Ctrl-C/SIGTERM stops them in reverse order (services first, so their last events still reach
 NATS, then the simulator, then NATS).
+
+With ``nats.auth`` (the default) the launched nats-server runs the generated users of
+``shared/bus/permissions.py``: credentials go to ``<data_root>/secrets`` (0600), the admin
+creates every stream and consumer before the services start, and each child logs in as itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -18,7 +23,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.config import Config
+import msgspec
+
+from shared.bus import connect, credentials, provision
+from shared.bus.permissions import ADMIN, IBSIM
+from shared.config import Config, NatsConfig
 from shared.natsserver import NatsServer
 
 SERVICES = ("execution", "monitor", "decision", "entry")
@@ -51,6 +60,7 @@ class Supervisor:
         self.out = out
         self.children: list[Child] = []
         self.nats: NatsServer | None = None
+        self.credentials_dir: Path | None = None
         self.stopping = asyncio.Event()
         self._width = 10
 
@@ -91,6 +101,9 @@ class Supervisor:
     def _env(self, nats_url: str) -> dict[str, str]:
         env = dict(os.environ)
         env["V6_NATS_URL"] = nats_url
+        if self.credentials_dir is not None:
+            env["V6__NATS__CREDENTIALS_DIR"] = json.dumps(str(self.credentials_dir))
+            env["V6__NATS__MANAGE_STREAMS"] = "false"
         env["V6_DATA_ROOT"] = str(self.config.data_root.resolve())
         env["V6__IB__PORT"] = str(self.config.ib.port)
         env["PYTHONUNBUFFERED"] = "1"
@@ -104,12 +117,12 @@ class Supervisor:
         root = self.config.data_root
         root.mkdir(parents=True, exist_ok=True)
         nats_url = self.config.nats.url
+        self.credentials_dir = self._secrets_dir()
         if nats_url is None:
-            self.nats = NatsServer(root / "nats")
-            await self.nats.__aenter__()
-            nats_url = self.nats.url
-            self._say("nats", f"nats-server with JetStream on {nats_url} (store {root / 'nats'})")
+            nats_url = await self._launch_nats(root)
         (root / NATS_URL_FILE).write_text(nats_url + "\n")
+        if self.credentials_dir is not None:
+            await self._provision(nats_url)
         env = self._env(nats_url)
         python = sys.executable
         if self.config.sim.enabled:
@@ -120,7 +133,7 @@ class Supervisor:
             sim_argv = [
                 python, "-m", "services.ibsim",
                 "--port", str(self.config.ib.port),
-                "--nats-url", nats_url,
+                "--nats-url", self._ibsim_url(nats_url),
             ]  # fmt: skip
             if self.config.sim.control_enabled:
                 sim_argv.append("--control")
@@ -132,6 +145,43 @@ class Supervisor:
             if child.name == "ibsim":
                 await self._wait_port(self.config.ib.host, self.config.ib.port)
         return nats_url
+
+    def _secrets_dir(self) -> Path | None:
+        """Where the NATS logins are: configured, or generated for the server `v6 up` launches."""
+        configured = self.config.nats.credentials_dir
+        if configured:
+            return Path(os.path.abspath(configured))
+        if self.config.nats.url is None and self.config.nats.auth:
+            return Path(os.path.abspath(self.config.data_root / credentials.SECRETS_DIR))
+        return None
+
+    async def _launch_nats(self, root: Path) -> str:
+        store = root / "nats"
+        conf = None
+        if self.config.nats.auth and self.credentials_dir is not None:
+            conf = credentials.generate(
+                self.config.nats.subject_prefix, self.credentials_dir, store / credentials.AUTH_CONF
+            )
+        self.nats = NatsServer(store, config_file=conf)
+        await self.nats.__aenter__()
+        users = f"users in {self.credentials_dir}" if conf else "no authorization"
+        self._say("nats", f"nats-server with JetStream on {self.nats.url} ({users}, store {store})")
+        return self.nats.url
+
+    async def _provision(self, nats_url: str) -> None:
+        nats_cfg = msgspec.structs.replace(
+            self.config.nats, credentials_dir=str(self.credentials_dir)
+        )
+        await provision_as_admin(nats_cfg, nats_url)
+
+    def _ibsim_url(self, nats_url: str) -> str:
+        """The simulator takes only a URL: its login travels inside it (never printed)."""
+        if self.credentials_dir is None:
+            return nats_url
+        login = credentials.load(self.credentials_dir, IBSIM)
+        return ",".join(
+            u.replace("://", f"://{login.user}:{login.password}@", 1) for u in nats_url.split(",")
+        )
 
     async def _wait_port(self, host: str, port: int, timeout: float = 15.0) -> None:
         loop = asyncio.get_running_loop()
@@ -178,6 +228,33 @@ class Supervisor:
         for w in watchers:
             w.cancel()
         return 0
+
+
+async def provision_as_admin(nats_cfg: NatsConfig, url: str) -> None:
+    """Every stream and consumer, created as the admin: secured services may not create them."""
+    admin = await connect(nats_cfg, ADMIN, url)
+    try:
+        await provision(admin.js, nats_cfg)
+    finally:
+        await admin.close(grace_s=1.0)
+
+
+def write_nats_config(config: Config, out: Path) -> Path:
+    """`v6 nats-config --out DIR`: ``DIR/secrets/<user>.json`` and ``DIR/v6-auth.conf``."""
+    return credentials.generate(
+        config.nats.subject_prefix, out / credentials.SECRETS_DIR, out / credentials.AUTH_CONF
+    )
+
+
+def with_credentials(config: Config) -> Config:
+    """A CLI command's config: it logs in with the credentials `v6 up` generated, if any."""
+    if config.nats.credentials_dir:
+        return config
+    generated = Path(config.data_root) / credentials.SECRETS_DIR
+    if not generated.is_dir():
+        return config
+    nats_cfg = msgspec.structs.replace(config.nats, credentials_dir=str(generated))
+    return msgspec.structs.replace(config, nats=nats_cfg)
 
 
 def nats_url_for(config: Config) -> str:

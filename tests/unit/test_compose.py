@@ -41,3 +41,43 @@ def test_compose_execution_talks_to_the_simulator_by_default():
 def test_every_compose_module_exists():
     for name in (*SERVICES, "ibsim"):
         assert (ROOT / "services" / name / "__main__.py").exists(), name
+
+
+def _cluster() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.cluster.yml").read_text())
+
+
+def test_compose_nats_runs_the_users_generated_by_the_nats_config_step():
+    services = _compose()["services"]
+    generate = services["nats-config"]
+    assert "v6 nats-config --out /etc/v6" in " ".join(generate["entrypoint"])
+    nats = services["nats"]
+    assert nats["command"][:2] == ["-c", "/etc/v6/v6-auth.conf"]
+    assert nats["depends_on"]["nats-config"]["condition"] == "service_completed_successfully"
+    assert "v6-auth:/etc/v6:ro" in nats["volumes"]
+
+
+def test_compose_services_log_in_as_themselves_and_create_no_streams():
+    services = _compose()["services"]
+    assert services["streams"]["command"] == ["v6", "provision"]
+    for name in (*SERVICES, "ibsim"):
+        svc = services[name]
+        assert svc["environment"]["V6__NATS__CREDENTIALS_DIR"] == "/etc/v6/secrets"
+        assert svc["environment"]["V6__NATS__MANAGE_STREAMS"] == "false"
+        assert "v6-auth:/etc/v6:ro" in svc["volumes"]
+        assert svc["depends_on"]["streams"]["condition"] == "service_completed_successfully"
+
+
+def test_cluster_file_routes_three_servers_and_replicates_streams_three_times():
+    cluster = _cluster()["services"]
+    members = ("nats", "nats-2", "nats-3")
+    routes = "nats://nats:6222,nats://nats-2:6222,nats://nats-3:6222"
+    for name in members:
+        command = cluster[name]["command"]
+        assert command[:2] == ["-c", "/etc/v6/v6-auth.conf"]
+        assert "-js" in command
+        assert command[command.index("--routes") + 1] == routes
+    for name in (*SERVICES, "streams"):
+        env = cluster[name]["environment"]
+        assert env["V6_NATS_URL"].split(",") == [f"nats://{m}:4222" for m in members]
+        assert env["V6__NATS__REPLICAS"] == "3"

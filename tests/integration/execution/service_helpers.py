@@ -93,7 +93,7 @@ class Tap:
         deadline = loop.time() + timeout_s
         while not (result := found()):
             if loop.time() > deadline:
-                names = [getattr(e, "reason", type(e).__name__) for e in self.events]
+                names = [f"{type(e).__name__}({getattr(e, 'reason', '')})" for e in self.events]
                 raise AssertionError(f"no {what} within {timeout_s}s; got {names}")
             await asyncio.sleep(0.02)
         return result

@@ -246,3 +246,17 @@ async def test_market_data_and_daily_history_are_served_over_nats(
         await md.wait_for(MarketDataUpdated, symbol="VIX")
         update = await md.wait_for(MarketDataUpdated, symbol="SPY")
         assert update.market_time is not None and update.producer == "execution"
+
+
+async def test_the_operators_halt_survives_a_restart(config: Config, sim: Simulator, bus: Bus):
+    cfg = service_config(config, sim.port, list(SIM.symbols))
+    async with run_service(services.execution.SERVICE, cfg):
+        await until_synchronised(bus)
+        await bus.publish(Halt(reason="maintenance"))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while not (await health(bus))["halted"]:
+            assert loop.time() < deadline
+            await asyncio.sleep(0.05)
+    async with run_service(services.execution.SERVICE, cfg):
+        assert (await until_synchronised(bus))["halted"] is True
