@@ -20,10 +20,16 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
 
+    def observe(self, market_time: dt.datetime | None) -> None:
+        """Told the market time of every event received; only a market clock follows it."""
+
 
 class WallClock:
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
+
+    def observe(self, market_time: dt.datetime | None) -> None:
+        pass
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -37,6 +43,9 @@ class FixedClock:
 
     def now(self) -> dt.datetime:
         return self._now
+
+    def observe(self, market_time: dt.datetime | None) -> None:
+        pass  # moves only when a test says so
 
     def set(self, when: dt.datetime) -> None:
         self._now = when

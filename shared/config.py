@@ -381,6 +381,11 @@ class Config(Section):
     def data_root(self) -> Path:
         return Path(self.storage.data_root)
 
+    @property
+    def market_speed(self) -> float:
+        """Market seconds per wall second: the simulator's speed when it is the market."""
+        return self.sim.time_speed if self.sim.enabled else 1.0
+
 
 ENV_PREFIX = "V6__"
 

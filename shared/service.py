@@ -23,7 +23,7 @@ from nats.micro.request import Request
 
 from shared.bus import Bus, connect, consumer, consumers_of, ensure_streams
 from shared.bus.client import CoreHandler, Handler
-from shared.clock import Clock, WallClock
+from shared.clock import Clock, MarketClock, WallClock
 from shared.config import Config, load_config
 from shared.events import AnyEvent
 from shared.logging import setup_logging
@@ -53,7 +53,8 @@ class Runtime:
         self.definition = definition
         self.name = definition.name
         self.config = config
-        self.clock: Clock = clock or WallClock()
+        # market time from the events the bus receives (architecture.md, "Time")
+        self.clock: Clock = clock or MarketClock(config.market_speed)
         self.subjects = Subjects(config.nats.subject_prefix)
         self.tables: dict[str, Table] = {}
         self.writers: dict[str, BatchWriter] = {}
@@ -109,7 +110,7 @@ class Runtime:
         self._started = True
         stack = self._stack
         cfg = self.config
-        self._bus = await connect(cfg.nats, self.name)
+        self._bus = await connect(cfg.nats, self.name, clock=self.clock)
         stack.push_async_callback(self._bus.close, STOP_GRACE_S)  # unwound last: drain NATS
         if cfg.nats.manage_streams:  # else the admin provisioned them (`v6 up` with auth)
             await ensure_streams(self._bus.js, cfg.nats)

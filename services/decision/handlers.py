@@ -25,7 +25,7 @@ from services.decision.tables import (
 )
 from services.decision.workflow import DecisionWorkflow
 from shared.bus.client import Delivery
-from shared.clock import MarketClock
+from shared.clock import Clock
 from shared.domain.alerts import UnknownAlert
 from shared.enums import Action, AlertStatus
 from shared.errors import Invalid
@@ -36,13 +36,12 @@ log = logging.getLogger(__name__)
 
 
 class DecisionHandlers:
-    def __init__(self, rt: Runtime, workflow: DecisionWorkflow, clock: MarketClock) -> None:
+    def __init__(self, rt: Runtime, workflow: DecisionWorkflow, clock: Clock) -> None:
         self.rt = rt
         self.workflow = workflow
         self.clock = clock
 
     async def on_snapshot(self, snapshot: PositionSnapshot) -> None:
-        self.clock.observe(snapshot.market_time)
         out = self.workflow.on_snapshot(snapshot)
         now = self.clock.now()
         pending: list[asyncio.Future[None]] = []
@@ -64,7 +63,6 @@ class DecisionHandlers:
             await self.rt.bus.publish(alert)
 
     async def on_exit_executed(self, event: ExitExecuted, delivery: Delivery) -> None:
-        self.clock.observe(event.market_time)
         stored = self.workflow.on_exit_executed(event)
         # committed by the runtime before the message is acked
         self.rt.writers[RULE_STATES.name].add(state_row(stored, self.clock.now()))
@@ -85,11 +83,6 @@ class DecisionHandlers:
             await self.rt.bus.publish(decision)
 
 
-def _market_clock(rt: Runtime) -> MarketClock:
-    # production runs on the wall clock's Runtime: follow market time from the events instead
-    return rt.clock if isinstance(rt.clock, MarketClock) else MarketClock()
-
-
 async def wire(rt: Runtime) -> None:
     for name in UPSERTED:
         rt.writers[name].mode = "upsert"
@@ -99,7 +92,7 @@ async def wire(rt: Runtime) -> None:
             [("status", "in", [AlertStatus.ACTIVE.value, AlertStatus.ACKNOWLEDGED.value])]
         )
     ).to_pylist()
-    clock = _market_clock(rt)
+    clock = rt.clock  # market time: the bus feeds it every event's market_time
     workflow = DecisionWorkflow(
         rt.config,
         clock,

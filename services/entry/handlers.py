@@ -15,7 +15,7 @@ from services.entry.market import QuoteCache
 from services.entry.store import EntryStore, Halting
 from services.entry.workflow import EntryWorkflow
 from shared.bus import Delivery
-from shared.clock import MarketClock
+from shared.clock import Clock
 from shared.domain.calendar import session, trading_date
 from shared.events import (
     EvaluateEntry,
@@ -40,7 +40,7 @@ EntryCommand = Halt | Resume | EvaluateEntry
 
 class EntryHandlers:
     def __init__(
-        self, workflow: EntryWorkflow, store: EntryStore, clock: MarketClock, halting: Halting
+        self, workflow: EntryWorkflow, store: EntryStore, clock: Clock, halting: Halting
     ) -> None:
         self.workflow = workflow
         self.store = store
@@ -50,8 +50,8 @@ class EntryHandlers:
         workflow.halted = halting.reason
 
     def _observe(self, event: Event) -> None:
+        # the bus has told the clock; the timer waits until some market time was seen
         if event.market_time is not None:
-            self.clock.observe(event.market_time)
             self.market_seen = True
 
     async def on_market_data(self, event: MarketDataUpdated) -> None:
@@ -98,7 +98,7 @@ class EntryHandlers:
 
 async def wire(runtime: Runtime) -> None:
     config = runtime.config
-    clock = MarketClock()
+    clock = runtime.clock  # market time: the bus feeds it every event's market_time
     store = EntryStore(
         runtime.writers["signals"], runtime.tables["strategies"], runtime.tables["controls"]
     )

@@ -52,6 +52,7 @@ class ExecutionService:
     def __init__(self, rt: Runtime, holdings: list[Holding], recorded_fills: set[str]) -> None:
         cfg = rt.config
         self.rt = rt
+        # the gateway's time drives the service clock (a test may hand in a fixed clock)
         self.client = IBClient(cfg.ib, rt.clock if isinstance(rt.clock, MarketClock) else None)
         self.relay = MarketDataRelay(
             self.client, cfg.universe, self.publish, cfg.ib.market_data_max_rate_hz

@@ -27,7 +27,7 @@ from services.monitor.tables import (
 )
 from services.monitor.workflow import PositionMonitoringWorkflow
 from shared.bus.client import Delivery
-from shared.clock import MarketClock, WallClock
+from shared.clock import Clock, WallClock
 from shared.enums import StrategyStatus
 from shared.events import (
     Bar,
@@ -54,7 +54,7 @@ HISTORY_TIMEOUT_S = 10.0
 
 
 class MonitorHandlers:
-    def __init__(self, rt: Runtime, clock: MarketClock, positions: list[Position]) -> None:
+    def __init__(self, rt: Runtime, clock: Clock, positions: list[Position]) -> None:
         self.rt = rt
         self.clock = clock
         self.workflow = PositionMonitoringWorkflow(
@@ -66,7 +66,6 @@ class MonitorHandlers:
     # --- durable intake -------------------------------------------------------------------
 
     async def on_order_event(self, event: Any, delivery: Delivery) -> None:
-        self.clock.observe(event.market_time)
         wf = self.workflow
         book_events: list[Event] = []
         if isinstance(event, OrderPlaced):
@@ -78,7 +77,6 @@ class MonitorHandlers:
         await self._commit(book_events)
 
     async def on_exit_executed(self, event: ExitExecuted, delivery: Delivery) -> None:
-        self.clock.observe(event.market_time)
         await self._commit(self.workflow.on_exit_executed(event))
 
     async def on_strategy_built(self, event: StrategyBuilt) -> None:
@@ -100,7 +98,6 @@ class MonitorHandlers:
     # --- market data and valuation --------------------------------------------------------
 
     async def on_market_data(self, event: MarketDataUpdated) -> None:
-        self.clock.observe(event.market_time)
         touched = self.workflow.on_market_data(event)
         affected = self.workflow.symbols_affected(touched)
         if affected is None:
@@ -148,13 +145,8 @@ class MonitorHandlers:
         return reply.bars
 
 
-def _market_clock(rt: Runtime) -> MarketClock:
-    # production runs on the wall clock's Runtime: follow market time from the events instead
-    return rt.clock if isinstance(rt.clock, MarketClock) else MarketClock()
-
-
 async def wire(rt: Runtime) -> None:
-    clock = _market_clock(rt)
+    clock = rt.clock  # market time: the bus feeds it every event's market_time
     table = rt.tables[POSITIONS.name]
     # closed strategies stay in the table as history; the book restores the others
     rows = (await table.read([("status", "!=", StrategyStatus.CLOSED.value)])).to_pylist()

@@ -26,6 +26,7 @@ from shared.bus import credentials
 from shared.bus.outcome import UNHANDLEABLE, Verdict, decide, is_transient
 from shared.bus.permissions import ProducerCheck
 from shared.bus.streams import ConsumerSpec, ensure_consumer, stream_name, stream_of
+from shared.clock import Clock, WallClock
 from shared.config import NatsConfig
 from shared.errors import Transient
 from shared.events import AnyEvent, Codec, DeadLettered, Event, encode
@@ -69,8 +70,12 @@ class _Consumer:
 class Bus:
     """A connected service's view of NATS. Build it with ``connect``."""
 
-    def __init__(self, nc: Client, config: NatsConfig, service: str) -> None:
+    def __init__(
+        self, nc: Client, config: NatsConfig, service: str, clock: Clock | None = None
+    ) -> None:
         self.nc = nc
+        # every event received tells the service's clock the market time (architecture: Time)
+        self.clock: Clock = clock or WallClock()
         self.js: JetStreamContext = nc.jetstream()
         self.config = config
         self.service = service
@@ -170,6 +175,7 @@ class Bus:
         """Decode and check the producer: raises one of ``UNHANDLEABLE`` for a dead letter."""
         event = codec.decode(msg.data)
         self.producers.verify(event, msg.subject)
+        self.clock.observe(getattr(event, "market_time", None))
         return event
 
     async def request(
@@ -406,7 +412,9 @@ class Bus:
             await self.nc.drain()
 
 
-async def connect(config: NatsConfig, name: str, url: str | None = None) -> Bus:
+async def connect(
+    config: NatsConfig, name: str, url: str | None = None, clock: Clock | None = None
+) -> Bus:
     """Connect as ``name`` and reconnect forever with back-off.
 
     With ``config.credentials_dir`` set, log in as the user behind ``name`` (its own password
@@ -438,4 +446,4 @@ async def connect(config: NatsConfig, name: str, url: str | None = None) -> Bus:
         reconnected_cb=on_reconnected,
         **login,
     )
-    return Bus(nc, config, name)
+    return Bus(nc, config, name, clock)

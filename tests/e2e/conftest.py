@@ -90,7 +90,9 @@ class System:
         make_neutral(market, self.sim.history(market.underlyings[symbol].instrument), symbol)
 
     async def wait_market_data(self, symbol: str = "SPY", timeout: float = 20.0) -> None:
-        await self.inbox.wait_for(MarketDataUpdated, lambda e: e.symbol == symbol, timeout)
+        """Until execution relays the symbol and VIX (the entry signal needs both)."""
+        for wanted in (symbol, self.config.universe.vix_symbol):
+            await self.inbox.wait_for(MarketDataUpdated, lambda e, w=wanted: e.symbol == w, timeout)
 
     async def open_strategy(self, symbol: str = "SPY", timeout: float = 30.0) -> StrategyBuilt:
         """Ask entry to evaluate ``symbol`` and wait until the built strategy is open."""
