@@ -649,15 +649,25 @@ class Workflows:
         price = spots[0] if spots else sum(leg.strike for leg in legs) / len(legs)
         wing = cfg.wing_width_pct * price if cfg.wing_width_pct else cfg.wing_width
         iv = sum(ivs) / len(ivs) if ivs else DEFAULT_IV
-        provided = await self.md.on_chain_requested(
-            ChainRequested(
-                symbol=h.symbol,
-                min_dte=max(cfg.min_dte, target_dte - NARROW_DAYS),
-                max_dte=min(cfg.max_dte, target_dte + NARROW_DAYS),
-                strikes_around=strikes_around(price, iv, target_dte, wing),
-                market_time=self.client.now(),
-            )
+        around = strikes_around(price, iv, target_dte, wing)
+        narrow = (
+            max(cfg.min_dte, target_dte - NARROW_DAYS),
+            min(cfg.max_dte, target_dte + NARROW_DAYS),
         )
+        # no listing near the target: the builder's whole window
+        windows = (narrow, (cfg.min_dte, cfg.max_dte))
+        for min_dte, max_dte in windows:
+            provided = await self.md.on_chain_requested(
+                ChainRequested(
+                    symbol=h.symbol,
+                    min_dte=min_dte,
+                    max_dte=max_dte,
+                    strikes_around=around,
+                    market_time=self.client.now(),
+                )
+            )
+            if provided.error or provided.expiries:
+                break
         if provided.error:
             raise Transient(f"no chain for the roll of {h.strategy_id}: {provided.error}")
         expiries = sorted({*provided.expiries, *(leg.expiry for leg in legs)})

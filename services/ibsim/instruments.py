@@ -21,8 +21,10 @@ NEW_YORK = ZoneInfo("America/New_York")
 KNOWN_CON_IDS = {"SPY": 756733, "QQQ": 320227571, "IWM": 9579970, "VIX": 13455763}
 PRIMARY_EXCHANGE = {"SPY": "ARCA", "QQQ": "NASDAQ", "IWM": "ARCA"}
 OPTION_CON_ID_BASE = 700_000_000
-WEEKLY_HORIZON_DAYS = 63
-MONTHLY_HORIZON_DAYS = 200
+# SPY-like listings: weeklies for months, so a 45-DTE entry and its roll both find weeklies
+# after simulated weeks have passed (the chain is listed once, at start)
+WEEKLY_HORIZON_DAYS = 120
+MONTHLY_HORIZON_DAYS = 300  # inside the calendar library's default one-year range
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ def expiry_close(expiry: dt.date) -> dt.datetime:
 
 
 def listed_expiries(today: dt.date) -> list[dt.date]:
-    """Weekly Fridays for ~9 weeks and monthly third Fridays out past 90 days.
+    """Weekly Fridays for ~4 months and monthly third Fridays out ~10 months.
 
     A Friday that is a holiday expires on the session before it, as listed options do.
     """
