@@ -121,6 +121,9 @@ class SimConfig(Section):
     partial_fill_above: int = 0  # quantities above this fill in two parts; 0 = never
     account: str = "DU1234567"
     net_liquidation: float = 1_000_000.0
+    # a scenario file to play from the start: a path, or the name of one shipped with the
+    # simulator (services/ibsim/scenarios/<name>.toml), e.g. "demo"
+    scenario: str | None = None
 
 
 class UniverseConfig(Section):

@@ -41,6 +41,8 @@ from shared.enums import (
 
 SCHEMA_VERSION = 1
 MULTIPLIER = 100
+# the largest combo v6 sends is a roll: four legs out, four in
+MAX_LEGS = 8
 
 
 def new_id() -> str:
@@ -191,6 +193,25 @@ class StrategyBuilt(Event, frozen=True, kw_only=True):
     rolled_from: str | None = None
     oca_group: str | None = None
     bracket: bool = False
+
+    def __post_init__(self) -> None:
+        # refused at decode (→ dead letter): no service may act on a strategy it cannot price
+        if self.quantity < 1:
+            raise ValueError(f"quantity must be at least 1, got {self.quantity}")
+        if len(self.legs) > MAX_LEGS:
+            raise ValueError(f"at most {MAX_LEGS} legs, got {len(self.legs)}")
+        for name in ("limit_price", "worst_price", "take_profit", "stop_loss"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value}")
+        for name in ("max_profit", "max_loss"):  # inf is legitimate: an unbounded structure
+            if math.isnan(getattr(self, name)):
+                raise ValueError(f"{name} must be a number, got nan")
+        for i, leg in enumerate(self.legs):
+            if not (math.isfinite(leg.strike) and leg.strike > 0):
+                raise ValueError(f"legs[{i}].strike must be positive, got {leg.strike}")
+            if leg.quantity == 0:
+                raise ValueError(f"legs[{i}].quantity must not be zero")
 
 
 # --- execution -------------------------------------------------------------------------------
@@ -390,6 +411,13 @@ class DecisionMade(Event, frozen=True, kw_only=True):
     roll_to_dte: int | None = None
     snapshot_as_of: dt.datetime | None = None
     metadata: dict[str, Any] = {}
+
+    def __post_init__(self) -> None:
+        ratio = self.close_ratio
+        if ratio is not None and not (math.isfinite(ratio) and 0 < ratio <= 1):
+            raise ValueError(f"close_ratio must be in (0, 1], got {ratio}")
+        if self.roll_to_dte is not None and self.roll_to_dte < 1:
+            raise ValueError(f"roll_to_dte must be at least 1, got {self.roll_to_dte}")
 
 
 class AlertRaised(Event, frozen=True, kw_only=True):

@@ -42,12 +42,16 @@ class NatsServer:
         port: int = 0,
         config_file: Path | None = None,
         extra_args: list[str] | None = None,
+        own_session: bool = False,
     ) -> None:
         self.store_dir = Path(store_dir)
         self.host = host
         self.port = port
         self.config_file = config_file
         self.extra_args = extra_args or []
+        # `v6 up` puts NATS in its own session so a Ctrl-C meant for the supervisor does not
+        # kill it before the services drain; tests keep it in theirs so it dies with them
+        self.own_session = own_session
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,9 +76,8 @@ class NatsServer:
             *self.extra_args,
         ]  # fmt: skip
         log = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - owned by the child
-        # its own session: a Ctrl-C meant for `v6 up` must not kill NATS before the services drain
         self.process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args, stdout=log, stderr=subprocess.STDOUT, start_new_session=self.own_session
         )
         log.close()
         deadline = time.monotonic() + timeout

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from nats.micro.request import Request
 from shared.bus import Bus, connect, consumer, consumers_of, ensure_streams
 from shared.bus.client import CoreHandler, Handler
 from shared.clock import Clock, MarketClock, WallClock
-from shared.config import Config, load_config
+from shared.config import Config, ConfigError, load_config
 from shared.events import AnyEvent
 from shared.logging import setup_logging
 from shared.storage import BatchWriter, Table, TableSpec
@@ -215,8 +216,16 @@ async def run_service(
 
 
 def main(definition: ServiceDef) -> int:
-    """``python -m services.<name>``: config from ``V6_CONFIG`` and the environment."""
-    config = load_config()
+    """``python -m services.<name>``: config from ``V6_CONFIG`` and the environment.
+
+    A configuration error exits with status 2 and one line naming the key: an operator reads
+    it in a container log, where a traceback would bury it.
+    """
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"{definition.name}: {exc}", file=sys.stderr)
+        return 2
     setup_logging(config.logging, definition.name)
     asyncio.run(Runtime(definition, config).run())
     return 0

@@ -138,6 +138,8 @@ class OrderManager:
             # a crash may have come between placing and announcing: announced again, same id
             await self._publish_placed(wo, correlation_id, dry_run=False)
             await self._catch_up(wo)
+        elif not dry_run and await self._ended_while_away(wo):
+            return wo
         elif dry_run:
             wo.status = OrderStatus.DRY_RUN
             await self._publish_placed(wo, correlation_id, dry_run=True)
@@ -192,10 +194,12 @@ class OrderManager:
         price and never back up; cancel when the steps are spent."""
         spec = wo.spec
         steps = self.config.walk_max_steps
+        # the interval is market time: an accelerated simulator walks in fewer wall seconds
+        interval_s = self.config.walk_interval_s / self.client.clock.speed
         try:
             for k in range(steps + 1):
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wo.done.wait(), self.config.walk_interval_s)
+                    await asyncio.wait_for(wo.done.wait(), interval_s)
                 if wo.done.is_set():
                     return
                 if k == steps:
@@ -337,8 +341,8 @@ class OrderManager:
                 purpose=wo.spec.purpose,
                 broker_order_id=wo.broker_order_id,
                 status=wo.status,
-                filled=int(st.filled) if st else 0,
-                remaining=int(st.remaining) if st else wo.spec.quantity,
+                filled=int(st.filled) if st else wo.filled,
+                remaining=int(st.remaining) if st else wo.spec.quantity - wo.filled,
                 avg_fill_price=wo.avg_price,
                 limit_price=wo.spec.limit_price,
                 reason=wo.reason if wo.status in TERMINAL_ORDER_STATUSES else "",
@@ -438,6 +442,29 @@ class OrderManager:
                 await self._executed(wo, fill)
         await self._status_changed(wo)
 
+    async def _ended_while_away(self, wo: WorkingOrder) -> bool:
+        """Settle an order that is not open at the broker but has executions there.
+
+        It ended while we were away (disconnected, or down): a gateway need not list completed
+        orders, but it replays the session's executions, and those are what moved money.
+        """
+        ref = wo.spec.order_ref
+        fills = sorted(
+            (f for f in self.client.ib.fills() if f.execution.orderRef == ref),
+            key=lambda f: f.time,
+        )
+        if not fills:
+            return False
+        log.info("order ended while away, settled from its executions", extra={"ref": ref})
+        for fill in fills:
+            await self._executed(wo, fill)
+        await self._settle_fills(wo, wo.spec.quantity, timeout_s=0.0)
+        # the rest of a partly filled order that is no longer open was cancelled
+        wo.status = OrderStatus.FILLED if wo.filled >= wo.spec.quantity else OrderStatus.CANCELLED
+        await self._publish_status(wo)
+        await self._finish(wo)
+        return True
+
     async def resynchronise(self) -> None:
         """After a reconnect: re-attach every working order by ref and record missed fills."""
         for ref, wo in list(self.working.items()):
@@ -445,7 +472,8 @@ class OrderManager:
                 continue
             trade = self.find_at_broker(ref)
             if trade is None:
-                log.warning("working order not found at the broker", extra={"ref": ref})
+                if not await self._ended_while_away(wo):
+                    log.warning("working order not found at the broker", extra={"ref": ref})
                 continue
             wo.trade = trade
             await self._catch_up(wo)

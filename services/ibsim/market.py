@@ -137,11 +137,12 @@ class Market:
     def step_seconds(self) -> float:
         return self._config.tick_interval_s * self._config.time_speed
 
-    def step(self) -> None:
-        """One tick: move time and prices by ``step_seconds`` (nothing while paused)."""
+    def step(self, seconds: float | None = None) -> None:
+        """One tick: move time and prices by ``seconds`` (default ``step_seconds``; nothing
+        while paused)."""
         if self.paused:
             return
-        self._evolve(self.step_seconds)
+        self._evolve(self.step_seconds if seconds is None else seconds)
         self._changed()
 
     def advance(self, seconds: float | dt.timedelta) -> None:

@@ -18,7 +18,7 @@ Example (``after_s`` is simulated seconds after the scenario is loaded)::
     price = 480.0
 
 Steps run in time order on the first market change at or after their time; a step may hold
-several actions, applied in the order price, jump_pct, shock_iv, set_vix.
+several actions, applied in the order price, jump_pct, shock_iv, set_vix, advance_s.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class ScenarioStep(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     jump_pct: float | None = None
     shock_iv: float | None = None
     set_vix: float | None = None
+    advance_s: float | None = None  # jump simulated time (days pass in a demo)
 
     def apply(self, market: Market) -> None:
         if self.price is not None:
@@ -49,6 +50,8 @@ class ScenarioStep(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             market.shock_iv(self.shock_iv, self.symbol)
         if self.set_vix is not None:
             market.set_vix(self.set_vix)
+        if self.advance_s is not None:
+            market.advance(self.advance_s)
 
     def _symbol(self) -> str:
         if not self.symbol:
@@ -76,6 +79,21 @@ class Scenario:
         elapsed = (market.now - self._loaded_at).total_seconds()
         while self._pending and self._pending[0].after_s <= elapsed:
             self._pending.pop(0).apply(market)
+
+
+SHIPPED = Path(__file__).parent / "scenarios"
+
+
+def scenario_path(name_or_path: str) -> Path:
+    """A scenario file: a path as given, else one shipped with the simulator by name."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    shipped = SHIPPED / f"{name_or_path}.toml"
+    if shipped.exists():
+        return shipped
+    known = sorted(p.stem for p in SHIPPED.glob("*.toml"))
+    raise FileNotFoundError(f"no scenario {name_or_path!r} (a path, or one of {known})")
 
 
 def load_scenario(path: Path, now: dt.datetime) -> Scenario:

@@ -41,7 +41,7 @@ from services.ibsim.instruments import (
 from services.ibsim.market import IV_BETA, Market
 from services.ibsim.orders import Execution, OrderBook, SimOrder
 from services.ibsim.requests import ContractSpec, OrderRequest
-from services.ibsim.scenario import Scenario, load_scenario
+from services.ibsim.scenario import Scenario, load_scenario, scenario_path
 from services.ibsim.session import Session, UnknownContract
 from shared.clock import Clock, WallClock
 from shared.config import SimConfig
@@ -121,6 +121,9 @@ class Simulator:
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="ibsim-ticks"))
         if self.config.control_enabled and self._nats_url:
             self._control = await start_control(self, self._nats_url, self._subject_prefix)
+        if self.config.scenario:
+            self.load_scenario(scenario_path(self.config.scenario))
+            log.info("ibsim playing scenario %s", self.config.scenario)
         log.info("ibsim listening on %s:%s", self._host, self._port)
 
     async def stop(self) -> None:
@@ -161,10 +164,17 @@ class Simulator:
         return self._port
 
     async def _tick_loop(self) -> None:
+        # a tick covers the wall time that really passed, so market time keeps its speed when
+        # the machine is busy (a late tick moves further; capped so a stall is not a leap)
+        loop = asyncio.get_running_loop()
+        nominal = self.config.tick_interval_s
+        last = loop.time()
         while True:
-            await asyncio.sleep(self.config.tick_interval_s)
+            await asyncio.sleep(nominal)
+            now = loop.time()
+            elapsed, last = min(now - last, 10 * nominal), now
             try:
-                self.market.step()
+                self.market.step(elapsed * self.config.time_speed)
             except Exception:  # one bad tick must not stop the market
                 log.exception("tick failed")
 

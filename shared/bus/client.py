@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 PUBLISH_ATTEMPTS = 5
 FETCH_TIMEOUT_S = 1.0
 NO_RESPONDERS_RETRY_S = 0.05
+# room for the trimmed-payload header and the publish's own Nats-Msg-Id header
+DEAD_LETTER_MARGIN = 256
 
 
 @dataclass(frozen=True)
@@ -139,11 +141,22 @@ class Bus:
         )
         if event_id:
             letter = msgspec.structs.replace(letter, event_id=event_id)
+        letter = self._fit(letter)
         log.error(
             "dead-lettered",
             extra={"subject": subject, "error": letter.error, "deliveries": deliveries},
         )
         await self.publish(letter)
+
+    def _fit(self, letter: DeadLettered) -> DeadLettered:
+        """The letter, its payload cut to fit the server's max payload (the original size in
+        the ``V6-Payload-Bytes`` header): a letter the server refuses would lose the message."""
+        excess = len(encode(letter)) + DEAD_LETTER_MARGIN - self.nc.max_payload
+        if excess <= 0:
+            return letter
+        headers = {**letter.headers, "V6-Payload-Bytes": str(len(letter.payload))}
+        payload = letter.payload[: max(0, len(letter.payload) - excess)]
+        return msgspec.structs.replace(letter, payload=payload, headers=headers)
 
     # --- core subscriptions and request/reply ----------------------------------------------
 

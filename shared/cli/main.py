@@ -8,6 +8,8 @@ import contextlib
 import sys
 from pathlib import Path
 
+import msgspec
+
 from shared import events
 from shared.config import ConfigError, load_config
 
@@ -16,7 +18,18 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="v6", description=__doc__)
     p.add_argument("--config", help="TOML configuration file (default: $V6_CONFIG or built-ins)")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start NATS, the IB simulator and the four services")
+    up = sub.add_parser("up", help="start NATS, the IB simulator and the four services")
+    up.add_argument(
+        "--speed",
+        type=float,
+        default=30.0,
+        help="simulated seconds per wall second (default 30: half a trading day in 6.5 min)",
+    )
+    up.add_argument(
+        "--scenario",
+        default="demo",
+        help="simulator scenario: a TOML path or a shipped name (default demo; 'none' for none)",
+    )
     tap = sub.add_parser("tap", help="print every event on the bus, decoded, one line each")
     tap.add_argument("subject", nargs="?", default=None, help="default: <prefix>.>")
     nats_config = sub.add_parser(
@@ -84,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     if args.command == "up":
-        return asyncio.run(Supervisor(config).run())
+        scenario = None if args.scenario == "none" else args.scenario
+        sim = msgspec.structs.replace(config.sim, time_speed=args.speed, scenario=scenario)
+        return asyncio.run(Supervisor(msgspec.structs.replace(config, sim=sim)).run())
     if args.command == "nats-config":
         print(f"wrote {write_nats_config(config, Path(args.out))}")
         return 0

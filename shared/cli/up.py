@@ -106,6 +106,10 @@ class Supervisor:
             env["V6__NATS__MANAGE_STREAMS"] = "false"
         env["V6_DATA_ROOT"] = str(self.config.data_root.resolve())
         env["V6__IB__PORT"] = str(self.config.ib.port)
+        # the simulator and every service must agree on how fast market time runs
+        env["V6__SIM__TIME_SPEED"] = repr(self.config.sim.time_speed)
+        if self.config.sim.scenario:
+            env["V6__SIM__SCENARIO"] = json.dumps(self.config.sim.scenario)
         env["PYTHONUNBUFFERED"] = "1"
         if self.config.logging.json is None:
             # children write to a pipe; what decides the format is where the supervisor writes
@@ -114,6 +118,11 @@ class Supervisor:
         return env
 
     async def start(self) -> str:
+        # checked before anything starts, so a refusal leaves nothing running behind
+        if self.config.sim.enabled and not _port_free(self.config.ib.host, self.config.ib.port):
+            raise SystemExit(
+                f"port {self.config.ib.port} is in use: set V6__IB__PORT to a free port"
+            )
         root = self.config.data_root
         root.mkdir(parents=True, exist_ok=True)
         nats_url = self.config.nats.url
@@ -126,10 +135,6 @@ class Supervisor:
         env = self._env(nats_url)
         python = sys.executable
         if self.config.sim.enabled:
-            if not _port_free(self.config.ib.host, self.config.ib.port):
-                raise SystemExit(
-                    f"port {self.config.ib.port} is in use: set V6__IB__PORT to a free port"
-                )
             sim_argv = [
                 python, "-m", "services.ibsim",
                 "--port", str(self.config.ib.port),
@@ -162,7 +167,7 @@ class Supervisor:
             conf = credentials.generate(
                 self.config.nats.subject_prefix, self.credentials_dir, store / credentials.AUTH_CONF
             )
-        self.nats = NatsServer(store, config_file=conf)
+        self.nats = NatsServer(store, config_file=conf, own_session=True)
         await self.nats.__aenter__()
         users = f"users in {self.credentials_dir}" if conf else "no authorization"
         self._say("nats", f"nats-server with JetStream on {self.nats.url} ({users}, store {store})")

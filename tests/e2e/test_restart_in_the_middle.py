@@ -1,0 +1,144 @@
+"""Restart in the middle: kill -9 the decision service (then, separately, the monitor) while a
+position is open, restart it, and the position is still monitored and its exit happens once.
+
+Execution and entry (and whichever of monitor/decision is not under test) run in-process; the
+service under test is a real subprocess with the same configuration, so SIGKILL leaves no chance
+to flush, drain or ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+from pathlib import Path
+
+import nats.errors
+import pytest
+from conftest import System
+from fixtures.processes import ServiceProcess, config_env, wait_for_ping
+
+from shared.enums import Action, ExitResult, OrderPurpose
+from shared.events import DecisionMade, ExitExecuted, PositionSnapshot, StrategyBuilt
+
+pytestmark = pytest.mark.slow
+
+# every section a service reads; the child gets them as V6__SECTION__KEY variables
+SECTIONS = (
+    "nats",
+    "storage",
+    "logging",
+    "ib",
+    "universe",
+    "orders",
+    "entry",
+    "monitor",
+    "decision",
+    "rules",
+    "builder",
+    "sim",
+)
+
+
+class Child:
+    """The service under test as ``python -m services.<name>``, killable with SIGKILL."""
+
+    def __init__(self, name: str, system: System, log_dir: Path) -> None:
+        self.name = name
+        self.system = system
+        env = config_env(system.config, SECTIONS)
+        self.process = ServiceProcess.module(f"services.{name}", env, log_dir)
+
+    async def start(self) -> None:
+        """Start it and wait until it answers ``$SRV.PING`` (outside the prefix the inbox taps)."""
+        self.process.start()
+        try:
+            await wait_for_ping(self.system.config.nats.url, self.name)
+        except nats.errors.Error as exc:
+            raise RuntimeError(f"{self.name} did not start: {self.process.output[-3000:]}") from exc
+
+    async def kill(self) -> None:
+        self.process.signal(signal.SIGKILL)  # no flush, no drain, no ack
+        await self.process.wait()
+
+
+def _snapshots(system: System, strategy_id: str) -> int:
+    return len(system.inbox.of(PositionSnapshot, lambda s: s.strategy_id == strategy_id))
+
+
+async def _restart_in_the_middle(system: System, name: str, log_dir: Path) -> None:
+    system.make_neutral("SPY")
+    child = Child(name, system, log_dir)
+    await child.start()
+    try:
+        # execution last: the paused market sends VIX once, so its readers listen first
+        await system.start(*(n for n in ("entry", "monitor", "decision", "execution") if n != name))
+        await system.wait_market_data()
+        built = await system.open_strategy("SPY")
+        sid = built.strategy_id
+        await _open_and_monitored(system, built)
+
+        await child.kill()
+        await child.start()
+        # the restarted service is in the loop again: new snapshots of the position arrive
+        seen = _snapshots(system, sid)
+        system.sim.market.jump("SPY", 0.001)  # a tick so the monitor revalues at once
+        await system.inbox.wait_for(
+            PositionSnapshot, lambda s: s.strategy_id == sid, timeout=30, count=seen + 1
+        )
+
+        await _take_profit(system, sid)
+        closed = await system.inbox.wait_for(
+            ExitExecuted,
+            lambda e: e.strategy_id == sid and e.result is ExitResult.CLOSED,
+            timeout=40,
+        )
+        assert closed.realized_pnl is not None and closed.realized_pnl > 0
+        await asyncio.sleep(2.0)  # room for a duplicate to show up, if there were one
+
+        exit_refs = [
+            o.order_ref for o in system.orders_for(sid) if o.order_ref.split(":")[2] == "exit"
+        ]
+        assert len(exit_refs) == len(set(exit_refs)) == 1, exit_refs
+        entries = [
+            o for o in system.orders_for(sid) if o.order_ref.split(":")[2] == OrderPurpose.ENTRY
+        ]
+        assert len(entries) == 1
+        closes = system.inbox.of(
+            ExitExecuted, lambda e: e.strategy_id == sid and e.result is ExitResult.CLOSED
+        )
+        assert len(closes) == 1
+    finally:
+        await child.process.stop()
+
+
+async def _open_and_monitored(system: System, built: StrategyBuilt) -> None:
+    """Until the open position has been valued and judged (the state a crash interrupts)."""
+    await system.inbox.wait_for(
+        PositionSnapshot, lambda s: s.strategy_id == built.strategy_id, timeout=30, count=2
+    )
+
+
+async def _take_profit(system: System, strategy_id: str) -> DecisionMade:
+    """IV collapses and days pass: the condor has earned most of its credit."""
+    system.sim.market.shock_iv(-0.6)
+    system.sim.market.advance(dt.timedelta(days=3))
+    decision = await system.inbox.wait_for(
+        DecisionMade,
+        lambda d: d.strategy_id == strategy_id and d.action is not Action.HOLD,
+        timeout=30,
+    )
+    assert decision.action in (Action.CLOSE, Action.REDUCE), decision
+    return decision
+
+
+async def test_decision_killed_while_a_position_is_open_still_closes_it_once(
+    system: System, tmp_path: Path
+):
+    await _restart_in_the_middle(system, "decision", tmp_path)
+
+
+async def test_monitor_killed_while_a_position_is_open_still_closes_it_once(
+    system: System, tmp_path: Path
+):
+    await _restart_in_the_middle(system, "monitor", tmp_path)

@@ -1,0 +1,68 @@
+"""A Delta commit failing: the service acks nothing it could not persist, says so, and applies
+the redelivered message once the table can be written again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+from fault_harness import (
+    START_ORDER,
+    assert_closed_once,
+    fill_now,
+    sim_order,
+    take_profit,
+    unwritable,
+    wait_rows,
+)
+from fixtures.system import open_system
+
+from services.monitor.tables import POSITIONS
+from shared.bus import Bus
+from shared.config import Config
+from shared.events import OrderPlaced, PositionOpened, StrategyBuilt
+
+pytestmark = pytest.mark.slow
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, message: str, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not any(r.getMessage() == message for r in caplog.records):
+        assert loop.time() < deadline, f"never logged {message!r}"
+        await asyncio.sleep(0.02)
+
+
+async def test_monitor_positions_commit_failing_the_fill_is_redelivered_and_applied_once(
+    config: Config, bus: Bus, data_root: Path, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.ERROR)
+    # redeliveries spaced so the table is back before the message would be dead-lettered
+    nats = {"max_deliveries": 20, "retry_base_s": 0.2, "retry_max_s": 0.5}
+    walk = {"walk_interval_s": 600.0}  # the entry rests until the test fills it
+    async with open_system(config, bus, data_root, nats=nats, orders=walk) as system:
+        system.make_neutral("SPY")
+        await system.start(*START_ORDER)
+        await system.wait_market_data()
+        opening = asyncio.create_task(system.open_strategy("SPY"))
+        built = await system.inbox.wait_for(StrategyBuilt, timeout=30)
+        sid = built.strategy_id
+        entry = await sim_order(system, sid, "entry")
+        await system.inbox.wait_for(OrderPlaced, lambda e: e.strategy_id == sid)
+        await wait_rows(system, "monitor", POSITIONS, lambda r: r["strategy_id"] == sid)
+
+        with unwritable(data_root / "monitor" / POSITIONS.name):
+            fill_now(system, entry)
+            await _logged(caplog, "commit before ack failed")
+        await opening
+
+        (row,) = await wait_rows(
+            system, "monitor", POSITIONS, lambda r: r["strategy_id"] == sid and r["quantity"] > 0
+        )
+        assert row["status"] == "open" and row["quantity"] == built.quantity, row
+        assert len(system.inbox.of(PositionOpened, lambda e: e.strategy_id == sid)) == 1
+
+        await take_profit(system, sid)
+        await assert_closed_once(system, sid, built.quantity)

@@ -1,0 +1,33 @@
+"""The NATS server killed (SIGKILL) mid-cycle and restarted on the same port with its file store:
+streams and consumers survive, services reconnect, the pending decision is carried out once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from fault_harness import START_ORDER, assert_closed_once, on_server, system_on, take_profit
+
+from shared.config import Config
+from shared.natsserver import NatsServer
+
+pytestmark = pytest.mark.slow
+
+
+async def test_nats_killed_after_a_close_decision_the_exit_still_happens_once(
+    config: Config, data_root: Path, tmp_path: Path
+):
+    async with NatsServer(tmp_path / "nats") as server:
+        async with system_on(on_server(config, server.url), data_root) as system:
+            system.make_neutral("SPY")
+            await system.start(*START_ORDER)
+            await system.wait_market_data()
+            built = await system.open_strategy("SPY")
+            await take_profit(system, built.strategy_id)
+
+            await asyncio.to_thread(server.kill)  # the decision is in the stream, its exit not
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(server.start)
+
+            await assert_closed_once(system, built.strategy_id, built.quantity)

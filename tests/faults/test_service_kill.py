@@ -1,0 +1,67 @@
+"""Each service killed with SIGKILL at a step of the cycle and restarted: the step is done once.
+
+Execution killed after placing an order and before recording it is
+``tests/integration/execution/test_execution_recovery.py::
+test_kill_9_between_placing_and_recording_does_not_place_again``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fault_harness import START_ORDER, Child, assert_closed_once, take_profit
+from fixtures.system import System
+
+from shared.events import PositionOpened, PositionSnapshot
+
+pytestmark = pytest.mark.slow
+
+async def _start_all_but(system: System, child: Child) -> None:
+    system.make_neutral("SPY")
+    await child.start()
+    await system.start(*(n for n in START_ORDER if n != child.name))
+    await system.wait_market_data()
+
+
+async def test_decision_killed_after_publishing_a_close_before_acking_exits_once(
+    system: System, tmp_path: Path
+):
+    decision = Child("decision", system, tmp_path)
+    try:
+        await _start_all_but(system, decision)
+        built = await system.open_strategy("SPY")
+        await take_profit(system, built.strategy_id)
+        await decision.kill()  # the CLOSE is out; the snapshot behind it is not acked
+        await decision.start()  # it gets the snapshot again and may decide again
+        await assert_closed_once(system, built.strategy_id, built.quantity)
+    finally:
+        await decision.process.stop()
+    decision.assert_clean()
+
+
+async def test_monitor_killed_while_writing_the_fill_keeps_one_position(
+    system: System, tmp_path: Path
+):
+    monitor = Child("monitor", system, tmp_path)
+    try:
+        await _start_all_but(system, monitor)
+        built = await system.open_strategy("SPY")
+        await monitor.kill()  # the entry fill's batch: positions row being committed, unacked
+        seen = len(system.inbox.of(PositionSnapshot, lambda s: s.strategy_id == built.strategy_id))
+        await monitor.start()  # the fill comes again after ack_wait
+        system.sim.market.jump("SPY", 0.001)  # a tick so the monitor revalues at once
+        snapshot = await system.inbox.wait_for(
+            PositionSnapshot,
+            lambda s: s.strategy_id == built.strategy_id,
+            timeout=30,
+            count=seen + 1,
+        )
+        assert snapshot.quantity == built.quantity  # the replayed fill did not add to it
+        assert len(system.inbox.of(PositionOpened, lambda e: e.strategy_id == built.strategy_id))
+
+        await take_profit(system, built.strategy_id)
+        await assert_closed_once(system, built.strategy_id, built.quantity)
+    finally:
+        await monitor.process.stop()
+    monitor.assert_clean()

@@ -1,0 +1,133 @@
+"""The system under hostile input: the IB simulator, chosen services in-process, and a raw tap.
+
+The tap decodes what it can and ignores the rest, so the garbage a test publishes never makes
+the test's own connection dead-letter anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats.errors
+import pytest
+from fixtures.inbox import Inbox
+from fixtures.system import System, sim_config, system_config
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from nats.aio.msg import Msg
+
+from services.ibsim.server import Simulator
+from shared.bus import Bus
+from shared.bus.permissions import SUBSCRIBES
+from shared.bus.streams import consumers_of, stream_of
+from shared.config import Config
+from shared.events import DeadLettered, decode
+
+EXAMPLES = 40
+
+
+class RawInbox(Inbox):
+    """An ``Inbox`` fed by a raw subscription: undecodable messages are skipped, not lettered."""
+
+    async def on_msg(self, msg: Msg) -> None:
+        with contextlib.suppress(Exception):
+            await self.on_event(decode(msg.data))
+
+    def dead_letters(self, service: str) -> set[bytes]:
+        return {d.payload for d in self.of(DeadLettered, lambda d: d.service == service)}
+
+
+def subscribed_subjects(service: str) -> list[str]:
+    """A concrete subject (relative to the prefix) for everything ``service`` consumes."""
+    patterns = [f for spec in consumers_of(service) for f in spec.filter_subjects]
+    patterns += [".".join((*family, ">")) for family in SUBSCRIBES[service]]
+    return [p.replace(">", "FUZZ").replace("*", "FUZZ") for p in patterns]
+
+
+def draw(strategy: st.SearchStrategy[object], examples: int = EXAMPLES) -> list[object]:
+    """``examples`` values drawn by hypothesis (deduplicated, in order).
+
+    The property is checked on the running system after the batch is published, so the
+    examples are collected here rather than asserted one by one inside ``@given``.
+    """
+    drawn: list[object] = []
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy)
+    def collect(value: object) -> None:
+        if value not in drawn:
+            drawn.append(value)
+
+    collect()
+    return drawn
+
+
+@dataclass
+class Hostile:
+    system: System
+    inbox: RawInbox
+
+    @property
+    def bus(self) -> Bus:
+        return self.system.bus
+
+    def subject(self, relative: str) -> str:
+        return f"{self.bus.subjects.prefix}.{relative}"
+
+    async def publish_raw(self, relative: str, payloads: Iterable[bytes]) -> None:
+        subject = self.subject(relative)
+        in_stream = stream_of(subject, self.bus.subjects.prefix) is not None
+        for data in payloads:
+            if in_stream:
+                await self.bus.js.publish(subject, data)
+            else:
+                await self.bus.nc.publish(subject, data)
+        await self.bus.nc.flush()
+
+    async def settled(self, done: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not done():
+            if loop.time() > deadline:
+                raise AssertionError(f"not within {timeout} s: {what}")
+            await asyncio.sleep(0.05)
+
+    async def all_dead_lettered(self, service: str, payloads: list[bytes]) -> None:
+        def missing() -> list[bytes]:
+            return [p for p in payloads if p not in self.inbox.dead_letters(service)]
+
+        await self.settled(
+            lambda: not missing(), f"{service} dead-letters all {len(payloads)} payloads"
+        )
+
+    async def assert_alive(self, *services: str) -> None:
+        """Each service answers ``$SRV.PING`` and its runtime's consumers are still running."""
+        for name in services:
+            try:
+                await self.bus.nc.request(f"$SRV.PING.{name}", b"", timeout=2.0)
+            except nats.errors.TimeoutError:
+                raise AssertionError(f"{name} does not answer $SRV.PING") from None
+            runtime = self.system.services[name]
+            assert not runtime.stop_event.is_set(), f"{name} is stopping"
+            assert runtime.health()["nats"], f"{name} lost NATS"
+
+
+@pytest.fixture
+async def hostile(config: Config, bus: Bus, data_root: Path) -> AsyncIterator[Hostile]:
+    inbox = RawInbox()
+    sub = await bus.nc.subscribe(bus.subjects.all(), cb=inbox.on_msg)
+    async with Simulator(sim_config(), port=0) as sim:
+        sim.market.pause()  # tests move the market on purpose
+        system = System(sim, system_config(config, sim.port), bus, inbox, data_root)
+        async with system.stack:
+            yield Hostile(system, inbox)
+    await sub.unsubscribe()
