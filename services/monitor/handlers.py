@@ -67,6 +67,8 @@ class MonitorHandlers:
 
     async def on_order_event(self, event: Any, delivery: Delivery) -> None:
         wf = self.workflow
+        if delivery.deliveries > 1:
+            wf.restore(event.strategy_id)
         book_events: list[Event] = []
         if isinstance(event, OrderPlaced):
             wf.on_order_placed(event)
@@ -77,6 +79,8 @@ class MonitorHandlers:
         await self._commit(book_events)
 
     async def on_exit_executed(self, event: ExitExecuted, delivery: Delivery) -> None:
+        if delivery.deliveries > 1:
+            self.workflow.restore(event.strategy_id)
         await self._commit(self.workflow.on_exit_executed(event))
 
     async def on_strategy_built(self, event: StrategyBuilt) -> None:

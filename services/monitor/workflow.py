@@ -64,6 +64,13 @@ class PositionMonitoringWorkflow:
             self.changed[pos.strategy_id] = pos
         return pos
 
+    def restore(self, strategy_id: str) -> None:
+        """Store a position's row again as it is: the commit of its last change may have failed
+        (the event that made it is then redelivered, and the book ignores it as a repeat)."""
+        pos = self.book.positions.get(strategy_id)
+        if pos is not None:
+            self.changed[strategy_id] = pos
+
     def on_strategy_built(self, event: StrategyBuilt) -> None:
         self._touch(self.book.on_strategy_built(event))
 

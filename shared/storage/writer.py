@@ -4,7 +4,8 @@
 that completes when the row's batch is committed. A consumer handler need not await it: the bus
 flushes the service's writers after handling a fetched batch and before acking it, so a message
 is acked only once its rows are durable. A failed commit fails the batch's futures and ``flush``
-raises, so the bus naks instead of acking.
+raises, so the bus naks instead of acking. A failed commit on the timer fails the next flush
+too: its rows came from messages the bus has not acked yet, and it must not.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
+from shared.errors import Transient
 from shared.storage.rows import Row, check_rows
 from shared.storage.table import Table
 
@@ -51,6 +53,7 @@ class BatchWriter:
         self._flush_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._lost: Exception | None = None  # a timed commit that failed, not yet reported
 
     def start(self) -> None:
         if self._task is None:
@@ -74,19 +77,27 @@ class BatchWriter:
             await self._pending.wait()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._full.wait(), self.max_seconds)
-            with contextlib.suppress(Exception):  # logged by flush; the timer carries on
+            try:
                 await self.flush()
+            except Exception as exc:  # logged by flush; the timer carries on
+                self._lost = exc
 
     async def flush(self) -> None:
-        """Commit everything queued so far; raises if the commit fails (those rows are lost)."""
+        """Commit everything queued so far; raises if the commit fails (those rows are lost), or
+        if a timed commit failed since the last flush."""
         async with self._flush_lock:
             rows, futures = self._rows, self._futures
             self._rows, self._futures = [], []
             self._pending.clear()
             self._full.clear()
-            if not rows:
-                return
-            try:
+            lost, self._lost = self._lost, None
+            if rows:
+                await self._commit(rows, futures)
+            if lost is not None:
+                raise Transient(f"a batch of {self.table.name} failed to commit") from lost
+
+    async def _commit(self, rows: list[Row], futures: list[asyncio.Future[None]]) -> None:
+        try:
                 await self._write(rows)
             except Exception as exc:
                 log.exception(

@@ -23,7 +23,7 @@ from fixtures.system import System, open_system, table_rows
 from services.execution.tables import EXITS, FILLS
 from services.ibsim.orders import natural_prices
 from services.monitor.tables import POSITIONS
-from shared.bus import connect, ensure_streams
+from shared.bus import STREAMS, connect, consumer, ensure_streams
 from shared.config import Config
 from shared.enums import Action, ExitResult
 from shared.events import DecisionMade
@@ -194,3 +194,18 @@ def unwritable(folder: Path) -> Iterator[None]:
     finally:
         folder.unlink()
         away.rename(folder)
+
+
+async def wait_acked(system: System, service: str, stream: str, timeout: float = 10.0) -> None:
+    """Until ``service``'s durable consumer on ``stream`` has acked everything delivered."""
+    spec = consumer(service, stream)
+    (stream_spec,) = [s for s in STREAMS if s.key == stream]
+    name = stream_spec.name(system.config.nats.subject_prefix)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        info = await system.bus.js.consumer_info(name, spec.durable)
+        if info.num_ack_pending == 0 and info.num_pending == 0:
+            return
+        assert loop.time() < deadline, f"{spec.durable} still has unacked messages: {info}"
+        await asyncio.sleep(0.1)

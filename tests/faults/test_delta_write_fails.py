@@ -7,6 +7,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from fault_harness import (
     START_ORDER,
@@ -15,11 +16,14 @@ from fault_harness import (
     sim_order,
     take_profit,
     unwritable,
+    wait_acked,
     wait_rows,
 )
 from fixtures.system import open_system
 
 from services.monitor.tables import POSITIONS
+from shared.errors import Transient
+from shared.storage import BatchWriter, Table, TableSpec
 from shared.bus import Bus
 from shared.config import Config
 from shared.events import OrderPlaced, PositionOpened, StrategyBuilt
@@ -57,12 +61,35 @@ async def test_monitor_positions_commit_failing_the_fill_is_redelivered_and_appl
             fill_now(system, entry)
             await _logged(caplog, "commit before ack failed")
         await opening
+        await wait_acked(system, "monitor", "orders")  # the redelivered fill is through
 
-        (row,) = await wait_rows(
-            system, "monitor", POSITIONS, lambda r: r["strategy_id"] == sid and r["quantity"] > 0
-        )
+        # what a restart would restore the book from
+        (row,) = await wait_rows(system, "monitor", POSITIONS, lambda r: r["strategy_id"] == sid)
         assert row["status"] == "open" and row["quantity"] == built.quantity, row
         assert len(system.inbox.of(PositionOpened, lambda e: e.strategy_id == sid)) == 1
 
         await take_profit(system, sid)
+        fill_now(system, await sim_order(system, sid, "exit"))
         await assert_closed_once(system, sid, built.quantity)
+
+
+NOTES = TableSpec("notes", pa.schema([pa.field("id", pa.string(), nullable=False)]), key=("id",))
+
+
+async def test_a_batch_the_timer_could_not_commit_fails_the_flush_before_the_ack(tmp_path: Path):
+    # the bus flushes before acking: rows a timed commit took and lost must fail that flush
+    table = await asyncio.to_thread(Table.open, tmp_path, NOTES)
+    writer = BatchWriter(table, max_rows=100, max_seconds=0.01)
+    writer.start()
+    try:
+        with unwritable(tmp_path / NOTES.name):
+            row = writer.add({"id": "a"})
+            with pytest.raises(Exception, match="Not a directory"):
+                await row  # the timer's commit
+        with pytest.raises(Transient):
+            await writer.flush()
+        writer.add({"id": "a"})  # the redelivered message brings its row again
+        await writer.flush()
+    finally:
+        await writer.close()
+    assert (await table.read()).to_pylist() == [{"id": "a"}]

@@ -8,6 +8,7 @@ import uuid
 from fixtures.events import make
 from hostile.conftest import Hostile, draw, subscribed_subjects
 from hostile.payloads import (
+    ODD_SYMBOL,
     bad_decisions,
     bad_strategies,
     built,
@@ -91,10 +92,11 @@ async def test_execution_refuses_out_of_range_strategies_and_decisions(hostile: 
 
 async def test_entry_survives_garbage_and_still_evaluates(hostile: Hostile) -> None:
     system = hostile.system
-    await system.start("execution", "entry")
+    # subscribers first: the paused market sends VIX and SPY quotes once, when execution starts
+    await system.start("entry", "execution")
     await system.wait_market_data("SPY")
     await dead_letters_garbage_on_every_subject(hostile, "entry")
-    await hostile.publish_raw("md.SPY", draw(odd_market_data(), 20))
+    await hostile.publish_raw(f"md.{ODD_SYMBOL}", draw(odd_market_data(), 20))
     await hostile.assert_alive("entry")
 
     await hostile.bus.publish(EvaluateEntry(symbol="SPY"))
@@ -103,11 +105,11 @@ async def test_entry_survives_garbage_and_still_evaluates(hostile: Hostile) -> N
 
 async def test_monitor_survives_garbage_and_still_values_positions(hostile: Hostile) -> None:
     system = hostile.system
-    await system.start("execution", "monitor", "entry")
+    await system.start("entry", "monitor", "execution")
     system.make_neutral("SPY")
     await system.wait_market_data("SPY")
     await dead_letters_garbage_on_every_subject(hostile, "monitor")
-    await hostile.publish_raw("md.SPY", draw(odd_market_data(), 20))
+    await hostile.publish_raw(f"md.{ODD_SYMBOL}", draw(odd_market_data(), 20))
     await hostile.assert_alive("monitor")
 
     opened = await system.open_strategy("SPY")
