@@ -23,11 +23,12 @@ import contextlib
 import datetime as dt
 import logging
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -48,10 +49,12 @@ from shared.enums import StrategyType
 from shared.events import (
     ChainProvided,
     ChainRequested,
+    DecisionMade,
     Event,
     MarketDataUpdated,
     PositionClosed,
     PositionOpened,
+    PositionSnapshot,
     StrategyBuilt,
 )
 from shared.natsserver import NatsServer
@@ -71,27 +74,36 @@ WING_WIDTHS = (5.0, 10.0)
 TIMEOUT_S = 30.0
 
 
-def _config(nats_url: str, data_root: Path, ib_port: int) -> Config:
+# the conflation that sets the loop's latency: execution relays a symbol at most this often, the
+# monitor revalues market-driven changes at most this often; ``--tuned`` runs with both short
+TUNED = {
+    "ib": {"market_data_max_rate_hz": 1000.0},
+    "monitor": {"revalue_min_interval_s": 0.005},
+}
+
+
+def _config(nats_url: str, data_root: Path, ib_port: int, tuned: bool) -> Config:
     """Defaults, except the limits that would stop a benchmark from opening 1,000 strategies."""
-    return load_config(
-        env={},
-        overrides={
-            "nats": {"url": nats_url, "subject_prefix": "bench", "storage": "memory"},
-            "storage": {"data_root": str(data_root)},
-            "ib": {
-                "port": ib_port,
-                "client_id": 7,
-                "max_messages_per_s": 100_000,
-                "max_market_data_lines": 100_000,
-            },
-            "sim": msgspec.to_builtins(_sim_config()),
-            "universe": {"symbols": list(PRICES)},
-            "builder": {"max_quantity": 1},
-            # the market is paused (it moves only when told), so quotes keep their time
-            "monitor": {"stale_after_s": 86_400.0},
-            "logging": {"level": "WARNING"},
+    tree: dict[str, dict[str, Any]] = {
+        "nats": {"url": nats_url, "subject_prefix": "bench", "storage": "memory"},
+        "storage": {"data_root": str(data_root)},
+        "ib": {
+            "port": ib_port,
+            "client_id": 7,
+            "max_messages_per_s": 100_000,
+            "max_market_data_lines": 100_000,
         },
-    )
+        "sim": msgspec.to_builtins(_sim_config()),
+        "universe": {"symbols": list(PRICES)},
+        # 1,000 condors exceed any sane portfolio delta: the delta rule would close them
+        "entry": {"max_portfolio_delta": 1e12, "max_symbol_delta": 1e12},
+        # the market is paused (it moves only when told), so quotes keep their time
+        "monitor": {"stale_after_s": 86_400.0},
+        "logging": {"level": "WARNING"},
+    }
+    for section, values in (TUNED if tuned else {}).items():
+        tree[section].update(values)
+    return load_config(env={}, overrides=tree)
 
 
 def _sim_config() -> SimConfig:
@@ -103,11 +115,21 @@ class Watch:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.received: list[float] = []  # perf_counter at arrival, parallel to ``events``
         self._changed = asyncio.Event()
 
     async def on_event(self, event: Event) -> None:
         self.events.append(event)
+        self.received.append(time.perf_counter())
         self._changed.set()
+
+    def first_after(self, since: float, kind: type, where: Callable[[Any], bool]) -> float:
+        """When the first event of ``kind`` matching ``where`` arrived after ``since``."""
+        return next(
+            t
+            for t, e in zip(self.received, self.events, strict=True)
+            if t >= since and isinstance(e, kind) and where(e)
+        )
 
     def of(self, kind: type, where: Callable[[Any], bool] = lambda _e: True) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind) and where(e)]
@@ -157,7 +179,12 @@ async def _chain(bus: Bus, config: Config, symbol: str) -> OptionChain:
 
 
 def _condor(
-    config: Config, chain: OptionChain, now: dt.datetime, strategy_id: str, delta: float, wing: float
+    config: Config,
+    chain: OptionChain,
+    now: dt.datetime,
+    strategy_id: str,
+    delta: float,
+    wing: float,
 ) -> StrategyBuilt:
     cfg = msgspec.structs.replace(
         config.builder,
@@ -200,13 +227,30 @@ async def _open_background(bus: Bus, config: Config, sim: Simulator, watch: Watc
         template = templates[i % len(templates)]
         sid = f"bg-{i:04d}"
         # its own event id too: JetStream de-duplicates by it
-        await bus.publish(msgspec.structs.replace(template, strategy_id=sid, event_id=f"built-{sid}"))
+        await bus.publish(
+            msgspec.structs.replace(template, strategy_id=sid, event_id=f"built-{sid}")
+        )
     await watch.until(PositionOpened, lambda e: e.strategy_id.startswith("bg-"), count)
 
 
+class Sample(NamedTuple):
+    """Seconds from the jump to each step of the loop seeing it."""
+
+    market_data: float  # execution relays the moved underlying
+    snapshot: float  # the monitor publishes the target's valuation
+    decision: float  # decision publishes CLOSE
+    order: float  # the closing combo reaches the simulator
+
+
 async def _sample(
-    k: int, bus: Bus, config: Config, sim: Simulator, chain: OptionChain, watch: Watch, intake: Intake
-) -> float:
+    k: int,
+    bus: Bus,
+    config: Config,
+    sim: Simulator,
+    chain: OptionChain,
+    watch: Watch,
+    intake: Intake,
+) -> Sample:
     sid = f"target-{k:03d}"
     built = _condor(config, chain, sim.market.now, sid, 0.16, 5.0)
     await bus.publish(built)
@@ -216,9 +260,15 @@ async def _sample(
     sim.market.jump(TARGET, JUMP)
     arrived = await intake.first(f"v6:{sid}:exit:")
     await watch.until(PositionClosed, lambda e: e.strategy_id == sid)
+    sample = Sample(
+        watch.first_after(started, MarketDataUpdated, lambda e: e.symbol == TARGET) - started,
+        watch.first_after(started, PositionSnapshot, lambda e: e.strategy_id == sid) - started,
+        watch.first_after(started, DecisionMade, lambda e: e.strategy_id == sid) - started,
+        arrived - started,
+    )
     sim.market.set_price(TARGET, PRICES[TARGET])
     await asyncio.sleep(0.3)  # the monitor sees the price back before the next target opens
-    return arrived - started
+    return sample
 
 
 async def _revalue_all(config: Config, watch: Watch) -> tuple[float, int]:
@@ -239,13 +289,20 @@ async def _revalue_all(config: Config, watch: Watch) -> tuple[float, int]:
     return time.perf_counter() - started, len(snapshots)
 
 
-async def measure() -> tuple[list[float], float, int, float]:
-    """Latencies (s) of the samples, revalue time (s), strategies valued, setup time (s)."""
+class Result(NamedTuple):
+    samples: list[Sample]
+    revalue_s: float
+    valued: int
+    setup_s: float
+    background_exits: int  # background strategies closed during the run: should be none
+
+
+async def measure(tuned: bool = False) -> Result:
     setup_started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, NatsServer(Path(tmp) / "nats") as server:
         async with Simulator(_sim_config(), port=0) as sim, contextlib.AsyncExitStack() as stack:
             sim.market.pause()  # the benchmark moves the market on purpose
-            config = _config(server.url, Path(tmp) / "data", sim.port)
+            config = _config(server.url, Path(tmp) / "data", sim.port, tuned)
             bus = await connect(config.nats, "entry")  # the benchmark stands in for entry
             stack.push_async_callback(bus.close)
             await ensure_streams(bus.js, config.nats)
@@ -259,34 +316,49 @@ async def measure() -> tuple[list[float], float, int, float]:
             await _open_background(bus, config, sim, watch)
             setup = time.perf_counter() - setup_started
             chain = await _chain(bus, config, TARGET)
-            latencies = [
+            samples = [
                 await _sample(k, bus, config, sim, chain, watch, intake) for k in range(SAMPLES)
             ]
             revalue, valued = await _revalue_all(config, watch)
-    return latencies, revalue, valued, setup
+            exits = len(watch.of(PositionClosed, lambda e: e.strategy_id.startswith("bg-")))
+    return Result(samples, revalue, valued, setup, exits)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if q < 100 else max(values)
+def _percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def run() -> list[tuple[str, str, str]]:
+def run(tuned: bool = False) -> list[tuple[str, str, str]]:
     logging.basicConfig(level=logging.WARNING)
-    latencies, revalue, valued, setup = asyncio.run(measure())
-    ms = [x * 1000 for x in latencies]
-    name = f"loop: jump -> CLOSE combo at the simulator, {STRATEGIES:,} open"
+    result = asyncio.run(measure(tuned))
+    profile = "tuned conflation" if tuned else "default config"
+    ms = [s.order * 1000 for s in result.samples]
+    name = f"loop ({profile}): jump -> CLOSE combo at the simulator, {STRATEGIES:,} open"
+    steps = [
+        (f"  median jump -> {field.replace('_', ' ')}", [getattr(s, field) for s in result.samples])
+        for field in Sample._fields[:-1]
+    ]
     return [
         (f"{name} (p50 of {len(ms)})", f"{_percentile(ms, 50):.1f} ms", ""),
         (f"{name} (p95)", f"{_percentile(ms, 95):.1f} ms", ""),
         (f"{name} (p99)", f"{_percentile(ms, 99):.1f} ms", "p99 < 50 ms"),
-        (f"loop: monitor revalues all {valued:,} after a full update", f"{revalue * 1000:.1f} ms",
-         "< 250 ms"),
-        ("loop: setup (services up, 999 strategies opened)", f"{setup:.1f} s", ""),
+        *[(label, f"{statistics.median(v) * 1000:.1f} ms", "") for label, v in steps],
+        (
+            f"loop: monitor revalues all {result.valued:,} after a full update",
+            f"{result.revalue_s * 1000:.1f} ms",
+            "< 250 ms",
+        ),
+        (
+            f"loop: setup (services up, {STRATEGIES - 1:,} strategies opened)",
+            f"{result.setup_s:.1f} s",
+            "",
+        ),
+        ("loop: background strategies closed during the run", str(result.background_exits), "0"),
     ]
 
 
 if __name__ == "__main__":
-    rows = run()
+    rows = run(tuned="--tuned" in sys.argv[1:])
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'figure':>10}  target")
     for name, figure, target in rows:

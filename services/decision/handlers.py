@@ -16,7 +16,6 @@ from services.decision.tables import (
     ALERTS,
     DECISIONS,
     RULE_STATES,
-    UPSERTED,
     alert_from_row,
     alert_row,
     decision_row,
@@ -84,8 +83,6 @@ class DecisionHandlers:
 
 
 async def wire(rt: Runtime) -> None:
-    for name in UPSERTED:
-        rt.writers[name].mode = "upsert"
     states = (await rt.tables[RULE_STATES.name].read()).to_pylist()
     alerts = (
         await rt.tables[ALERTS.name].read(

@@ -39,6 +39,7 @@ DECISIONS = TableSpec(
 
 ALERTS = TableSpec(
     name="alerts",
+    writes="upsert",  # acknowledge/resolve change the alert's row
     schema=pa.schema(
         [
             required("alert_id", pa.string()),
@@ -59,6 +60,7 @@ ALERTS = TableSpec(
 
 RULE_STATES = TableSpec(
     name="rule_states",
+    writes="upsert",  # the engine's per-strategy state, replaced as it changes
     schema=pa.schema(
         [
             required("strategy_id", pa.string()),
@@ -75,9 +77,6 @@ RULE_STATES = TableSpec(
     ),
     key=("strategy_id",),
 )
-
-# upserted tables (the others are insert-only, so a replay changes nothing)
-UPSERTED = (ALERTS.name, RULE_STATES.name)
 
 TABLES = (DECISIONS, ALERTS, RULE_STATES)
 

@@ -154,7 +154,6 @@ async def wire(rt: Runtime) -> None:
     table = rt.tables[POSITIONS.name]
     # closed strategies stay in the table as history; the book restores the others
     rows = (await table.read([("status", "!=", StrategyStatus.CLOSED.value)])).to_pylist()
-    rt.writers[POSITIONS.name].mode = "upsert"
     handlers = MonitorHandlers(rt, clock, [position_from_row(r) for r in rows])
     log.info("book restored", extra={"open": len(handlers.workflow.book.open_positions())})
     cfg = rt.config.monitor

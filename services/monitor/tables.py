@@ -15,6 +15,7 @@ from shared.storage.columns import TIMESTAMP, required
 
 POSITIONS = TableSpec(
     name="positions",
+    writes="upsert",  # a position's row follows it from open to closed
     schema=pa.schema(
         [
             required("strategy_id", pa.string()),

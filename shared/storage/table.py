@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder, write_deltalake
@@ -35,14 +35,20 @@ Filter = tuple[str, str, Any]
 _OPS = frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "not in"})
 
 
+Mode = Literal["append", "insert_new", "upsert"]
+
+
 @dataclass(frozen=True)
 class TableSpec:
-    """A table declared once: name (folder under the root), schema, key and partitioning."""
+    """A table declared once: name (folder under the root), schema, key, partitioning, and how
+    its batched rows are written: ``append``; ``insert_new`` (keyed: a replayed row is a no-op,
+    the default for keyed tables); ``upsert`` (keyed: a row whose status changes)."""
 
     name: str
     schema: pa.Schema
     key: tuple[str, ...] | None = None
     partition_by: tuple[str, ...] = ()
+    writes: Mode | None = None
 
 
 @dataclass(frozen=True)

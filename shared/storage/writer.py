@@ -14,15 +14,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Literal
 
 from shared.errors import Transient
 from shared.storage.rows import Row, check_rows
-from shared.storage.table import Table
+from shared.storage.table import Mode, Table
 
 log = logging.getLogger(__name__)
-
-Mode = Literal["append", "insert_new", "upsert"]
 
 
 def _retrieve(fut: asyncio.Future[None]) -> None:
@@ -34,8 +31,7 @@ def _retrieve(fut: asyncio.Future[None]) -> None:
 class BatchWriter:
     """Commits rows to one table in batches of at most ``max_rows`` or ``max_seconds`` old.
 
-    ``mode`` defaults to ``insert_new`` for a keyed table (replays are no-ops) and ``append``
-    otherwise.
+    ``mode`` defaults to the table's declared ``writes``.
     """
 
     def __init__(
@@ -44,7 +40,8 @@ class BatchWriter:
         self.table = table
         self.max_rows = max_rows
         self.max_seconds = max_seconds
-        self.mode: Mode = mode or ("insert_new" if table.spec.key else "append")
+        spec = table.spec
+        self.mode: Mode = mode or spec.writes or ("insert_new" if spec.key else "append")
         self.commits = 0
         self._rows: list[Row] = []
         self._futures: list[asyncio.Future[None]] = []
@@ -77,27 +74,28 @@ class BatchWriter:
             await self._pending.wait()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._full.wait(), self.max_seconds)
-            try:
-                await self.flush()
-            except Exception as exc:  # logged by flush; the timer carries on
-                self._lost = exc
+            with contextlib.suppress(Exception):  # logged by _flush; the timer carries on
+                await self._flush(timed=True)
 
     async def flush(self) -> None:
         """Commit everything queued so far; raises if the commit fails (those rows are lost), or
         if a timed commit failed since the last flush."""
+        try:
+            await self._flush(timed=False)
+        finally:
+            lost, self._lost = self._lost, None
+        if lost is not None:
+            raise Transient(f"a batch of {self.table.name} failed to commit") from lost
+
+    async def _flush(self, *, timed: bool) -> None:
         async with self._flush_lock:
             rows, futures = self._rows, self._futures
             self._rows, self._futures = [], []
             self._pending.clear()
             self._full.clear()
-            lost, self._lost = self._lost, None
-            if rows:
-                await self._commit(rows, futures)
-            if lost is not None:
-                raise Transient(f"a batch of {self.table.name} failed to commit") from lost
-
-    async def _commit(self, rows: list[Row], futures: list[asyncio.Future[None]]) -> None:
-        try:
+            if not rows:
+                return
+            try:
                 await self._write(rows)
             except Exception as exc:
                 log.exception(
@@ -106,6 +104,10 @@ class BatchWriter:
                 for fut in futures:
                     if not fut.done():
                         fut.set_exception(exc)
+                if timed:
+                    # its rows came from messages not acked yet: the flush the bus makes before
+                    # acking them must fail too
+                    self._lost = exc
                 raise
             self.commits += 1
             for fut in futures:
@@ -128,4 +130,5 @@ class BatchWriter:
         if self._task is not None:
             await self._task
             self._task = None
+        self._lost = None  # intake has stopped: what it failed is unacked and comes back
         await self.flush()

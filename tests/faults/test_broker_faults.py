@@ -81,9 +81,8 @@ async def test_rejections_open_the_breaker_entries_are_denied_exits_still_go(
         await system.wait_market_data()
         built = await system.open_strategy("SPY")
 
-        async def enter_again(name: str) -> str:
+        async def enter_again(name: str) -> None:
             await bus.publish(msgspec.structs.replace(built, strategy_id=name, event_id=name))
-            return name
 
         for name in ("rejected-1", "rejected-2"):
             system.sim.reject_next_order()
@@ -92,10 +91,11 @@ async def test_rejections_open_the_breaker_entries_are_denied_exits_still_go(
                 OrderStatusChanged,
                 lambda e, n=name: e.strategy_id == n and e.status is OrderStatus.REJECTED,
             )
+        await enter_again("after-breaker")
         denied = await system.inbox.wait_for(
             OrderDenied, lambda e: e.strategy_id == "after-breaker", timeout=10
-        ) if await enter_again("after-breaker") else None
-        assert denied is not None and "breaker" in denied.reason
+        )
+        assert "breaker" in denied.reason
         assert not system.orders_for("after-breaker")
 
         await take_profit(system, built.strategy_id)

@@ -22,11 +22,11 @@ from fault_harness import (
 from fixtures.system import open_system
 
 from services.monitor.tables import POSITIONS
-from shared.errors import Transient
-from shared.storage import BatchWriter, Table, TableSpec
 from shared.bus import Bus
 from shared.config import Config
+from shared.errors import Transient
 from shared.events import OrderPlaced, PositionOpened, StrategyBuilt
+from shared.storage import BatchWriter, Table, TableSpec
 
 pytestmark = pytest.mark.slow
 

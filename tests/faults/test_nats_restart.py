@@ -18,16 +18,16 @@ pytestmark = pytest.mark.slow
 async def test_nats_killed_after_a_close_decision_the_exit_still_happens_once(
     config: Config, data_root: Path, tmp_path: Path
 ):
-    async with NatsServer(tmp_path / "nats") as server:
-        async with system_on(on_server(config, server.url), data_root) as system:
-            system.make_neutral("SPY")
-            await system.start(*START_ORDER)
-            await system.wait_market_data()
-            built = await system.open_strategy("SPY")
-            await take_profit(system, built.strategy_id)
+    server = NatsServer(tmp_path / "nats")
+    async with server, system_on(on_server(config, server.url), data_root) as system:
+        system.make_neutral("SPY")
+        await system.start(*START_ORDER)
+        await system.wait_market_data()
+        built = await system.open_strategy("SPY")
+        await take_profit(system, built.strategy_id)
 
-            await asyncio.to_thread(server.kill)  # the decision is in the stream, its exit not
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(server.start)
+        await asyncio.to_thread(server.kill)  # the decision is in the stream, its exit not
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(server.start)
 
-            await assert_closed_once(system, built.strategy_id, built.quantity)
+        await assert_closed_once(system, built.strategy_id, built.quantity)

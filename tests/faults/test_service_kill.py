@@ -17,6 +17,7 @@ from shared.events import PositionOpened, PositionSnapshot
 
 pytestmark = pytest.mark.slow
 
+
 async def _start_all_but(system: System, child: Child) -> None:
     system.make_neutral("SPY")
     await child.start()
