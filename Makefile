@@ -29,5 +29,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# 20 trading days of accelerated market time, up to 200 open strategies (~40 min); not a test
+soak: $(STAMP)
+	$(BIN)/python -m soak --days 20 --max-open 200
+
 clean:
 	rm -rf $(VENV) data .pytest_cache

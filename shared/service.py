@@ -62,6 +62,8 @@ class Runtime:
         self.stop_event = asyncio.Event()
         self._bus: Bus | None = None
         self._timers: list[asyncio.Task[None]] = []
+        self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._health_parts: list[Callable[[], dict[str, Any]]] = []
         self._stack = contextlib.AsyncExitStack()
         self._started = False
         self._stopped = False
@@ -81,6 +83,15 @@ class Runtime:
         rows are committed before its messages are acked.
         """
         await self.bus.consume(consumer(self.name, stream), handler, types, self.flush_writers)
+
+    def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` at stop, once intake has stopped and before tables flush and NATS
+        drains (e.g. disconnect a broker while the last events can still go out)."""
+        self._stop_hooks.append(hook)
+
+    def add_health(self, part: Callable[[], dict[str, Any]]) -> None:
+        """Add the service's own figures to its health endpoint's report."""
+        self._health_parts.append(part)
 
     async def flush_writers(self) -> None:
         """Commit every table's pending rows (the bus calls it before acking a batch)."""
@@ -165,19 +176,27 @@ class Runtime:
         self._stack.push_async_callback(svc.stop)
 
     def health(self) -> dict[str, Any]:
-        return {
+        report = {
             "service": self.name,
             "status": "stopping" if self.stop_event.is_set() else "ok",
             "nats": self.bus.nc.is_connected,
             "tables": sorted(self.tables),
             "time": self.clock.now().isoformat(),
         }
+        for part in self._health_parts:
+            report.update(part())
+        return report
 
     async def _stop_intake(self) -> None:
         for timer in self._timers:
             timer.cancel()
         await asyncio.gather(*self._timers, return_exceptions=True)
         await self.bus.stop_intake(STOP_GRACE_S)
+        for hook in reversed(self._stop_hooks):
+            try:
+                await hook()
+            except Exception:  # one failing hook must not keep the tables from flushing
+                log.exception("stop hook failed", extra={"hook": getattr(hook, "__name__", "?")})
 
     def request_stop(self) -> None:
         self.stop_event.set()

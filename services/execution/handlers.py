@@ -11,12 +11,10 @@ message is retried later (``BrokerUnavailable`` is transient).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from services.execution.app import ExecutionService
-from services.execution.tables import CONTROLS, HOLDINGS, ORDERS
 from shared.bus.client import Delivery
 from shared.events import (
     ChainRequested,
@@ -60,16 +58,10 @@ class ExecutionHandlers:
 
 
 async def wire(rt: Runtime) -> None:
-    for spec in (ORDERS, HOLDINGS, CONTROLS):
-        rt.writers[spec.name].mode = "upsert"  # status changes replace the row of their key
     svc = await ExecutionService.load(rt)
-    runtime_health = rt.health
-    # the Runtime offers no health hook: extend the endpoint's report with the broker state
-    rt.health = lambda: {**runtime_health(), **svc.health()}  # type: ignore[method-assign]
+    rt.add_health(svc.health)  # the broker state, halt, working orders, open strategies
     await svc.start()
-    # the Runtime offers no stop hook: stop IB work once the service is asked to stop
-    stopper = asyncio.create_task(_stop_with(rt, svc), name="execution-stop")
-    svc.background.add(stopper)
+    rt.on_stop(svc.stop)
 
     # a handler must finish well within ack_wait, or the message comes back while it works
     ready_wait = min(READY_WAIT_S, rt.config.nats.ack_wait_s / 2)
@@ -79,8 +71,3 @@ async def wire(rt: Runtime) -> None:
     await rt.consume("strategy_built", handlers.on_strategy_built, StrategyBuilt)
     await rt.consume("decisions", handlers.on_decision, DecisionMade)
     await rt.consume("commands", handlers.on_command, CloseAll | Halt | Resume)
-
-
-async def _stop_with(rt: Runtime, svc: ExecutionService) -> None:
-    await rt.stop_event.wait()
-    await svc.stop()

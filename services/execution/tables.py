@@ -34,6 +34,7 @@ from shared.storage.columns import ENVELOPE, TIMESTAMP, required
 
 ORDERS = TableSpec(
     name="orders",
+    writes="upsert",  # a status change replaces the row of its key
     schema=pa.schema(
         [
             required("order_ref", pa.string()),  # strategy id + purpose: stable across replays
@@ -137,6 +138,7 @@ RECONCILIATION = TableSpec(
 
 HOLDINGS = TableSpec(
     name="holdings",
+    writes="upsert",  # a status change replaces the row of its key
     schema=pa.schema(
         [
             required("strategy_id", pa.string()),
@@ -155,6 +157,7 @@ HOLDINGS = TableSpec(
 
 CONTROLS = TableSpec(
     name="controls",
+    writes="upsert",  # a status change replaces the row of its key
     schema=pa.schema(
         [
             required("name", pa.string()),  # "halted": the operator's halt survives a restart

@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         case "status":
             from shared.cli.status import status
 
-            return asyncio.run(status(nats_url_for(config), credentials_dir=creds))
+            url, root = nats_url_for(config), config.storage.data_root
+            return asyncio.run(status(url, credentials_dir=creds, data_root=root))
         case "health":
             from shared.cli.status import health
 

@@ -2,18 +2,29 @@
 
 Execution killed after placing an order and before recording it is
 ``tests/integration/execution/test_execution_recovery.py::
-test_kill_9_between_placing_and_recording_does_not_place_again``.
+test_kill_9_between_placing_and_recording_does_not_place_again``; here it is killed while its
+exit order works, and the order fills before it is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
-from fault_harness import START_ORDER, Child, assert_closed_once, take_profit
-from fixtures.system import System
+from fault_harness import (
+    START_ORDER,
+    Child,
+    assert_closed_once,
+    fill_now,
+    sim_order,
+    take_profit,
+)
+from fixtures.system import System, open_system
 
-from shared.events import PositionOpened, PositionSnapshot
+from shared.bus import Bus
+from shared.config import Config
+from shared.events import OrderPlaced, PositionOpened, PositionSnapshot, StrategyBuilt
 
 pytestmark = pytest.mark.slow
 
@@ -66,3 +77,33 @@ async def test_monitor_killed_while_writing_the_fill_keeps_one_position(
     finally:
         await monitor.process.stop()
     monitor.assert_clean()
+
+
+async def test_execution_killed_while_its_exit_works_and_fills_records_the_exit_once(
+    config: Config, bus: Bus, data_root: Path, tmp_path: Path
+):
+    # orders rest where they are placed: the exit fills while execution is down
+    async with open_system(config, bus, data_root, orders={"walk_interval_s": 600.0}) as system:
+        execution = Child("execution", system, tmp_path)
+        try:
+            system.make_neutral("SPY")
+            await system.start(*(n for n in START_ORDER if n != "execution"))
+            await execution.start()
+            await system.wait_market_data()
+            opening = asyncio.create_task(system.open_strategy("SPY"))
+            built = await system.inbox.wait_for(StrategyBuilt, timeout=30)
+            sid = built.strategy_id
+            fill_now(system, await sim_order(system, sid, "entry"))
+            await opening
+
+            await take_profit(system, sid)
+            exit_order = await sim_order(system, sid, "exit")
+            await system.inbox.wait_for(OrderPlaced, lambda e: e.order_ref == exit_order.order_ref)
+            await execution.kill()
+            system.sim.disconnect_all()  # the dead client's socket
+            fill_now(system, exit_order)  # while nobody listens
+            await execution.start()  # finds the exit ended at the broker: settles, no new order
+            await assert_closed_once(system, sid, built.quantity)
+        finally:
+            await execution.process.stop()
+        execution.assert_clean()

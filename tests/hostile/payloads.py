@@ -26,6 +26,7 @@ from shared.events import (
     EntrySignalEvaluated,
     Event,
     ExitExecuted,
+    HistoryRequested,
     Leg,
     MarketDataUpdated,
     OrderFilled,
@@ -91,6 +92,10 @@ def template(subject: str) -> Event:
             return make(MarketDataUpdated, producer="test", symbol="SPY", quotes=[quote])
         case ["position", *_]:
             return make(PositionSnapshot, producer="test")
+        case ["rpc", "chain"]:
+            return make(ChainRequested, producer="test", symbol="SPY")
+        case ["rpc", "history"]:
+            return make(HistoryRequested, producer="test", symbol="SPY")
         case ["cmd", verb]:
             cls = next(c for c in _commands() if c.verb == verb)
             return make(cls, producer="test")
@@ -151,7 +156,9 @@ def undecodable(valid: Event) -> st.SearchStrategy[bytes]:
                 st.text(max_size=4), st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=3
             ),
         ),
-        st.sampled_from(WRONG_TYPES).map(lambda cls: encode(make(cls, producer="test"))),
+        st.sampled_from([c for c in WRONG_TYPES if c is not type(valid)]).map(
+            lambda cls: encode(make(cls, producer="test"))
+        ),
         # a stranger claiming the event: the producer check refuses it
         st.text(min_size=1, max_size=8).map(lambda p: _pack({**raw, "producer": f"x{p}"})),
     ]

@@ -195,8 +195,8 @@ async def test_a_roll_that_cannot_be_built_fails_with_the_reason(
     async with running(config, sim):
         await until_synchronised(bus)
         await open_condor(bus, tap, "SPY", "no-roll")
-        # a roll that must be a credit and whose target is the position's own expiry window
-        await bus.publish(decision("no-roll", "SPY", Action.ROLL, roll_to_dte=0))
+        # a roll whose target (1 DTE) is at the time exit: no roll can be built for it
+        await bus.publish(decision("no-roll", "SPY", Action.ROLL, roll_to_dte=1))
         failed = await tap.wait_for(ExitExecuted, strategy_id="no-roll")
         assert failed.action is Action.ROLL and failed.result is ExitResult.FAILED
         assert failed.reason
