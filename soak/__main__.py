@@ -68,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", help="where tables and logs go (default: a temp dir)")
     args = parser.parse_args(argv)
     root = Path(args.data_root or tempfile.mkdtemp(prefix="v6-soak-")).resolve()
-    plan = Plan(days=args.days, max_open=args.max_open, data_root=root / "data", speed=args.speed)
-    print(f"soak: {plan.days} days, up to {plan.max_open} open, logs in {root}/soak.log")
+    plan = Plan.sized(args.days, args.max_open, root / "data", args.speed)
+    print(
+        f"soak: {plan.days} days, up to {plan.max_open} open on {len(plan.symbols)} symbols, "
+        f"logs in {root}/soak.log"
+    )
     result = asyncio.run(soak(plan, root / "soak.log"))
     print(report(result))
     return 0 if not result.differences else 1

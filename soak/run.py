@@ -25,10 +25,9 @@ from shared.events import EvaluateEntry, PositionClosed, PositionOpened, decode
 from soak.probes import BusTap, MemoryTrace, table_files
 from soak.reconcile import book_contracts, broker_contracts, differences
 
-DEFAULT_SYMBOLS = {
-    "SPY": 580.0, "QQQ": 500.0, "IWM": 220.0, "DIA": 430.0,
-    "XLF": 48.0, "XLE": 92.0, "GLD": 240.0, "TLT": 92.0,
-}  # fmt: skip
+# entry allows one strategy per symbol and expiry with overlapping strikes (risk.conflicting):
+# reaching the cap takes about one symbol per STRATEGIES_PER_SYMBOL open strategies
+STRATEGIES_PER_SYMBOL = 4
 SETTLE_S = 20.0  # after the last day: let working orders end before reconciling
 
 
@@ -40,7 +39,14 @@ class Plan:
     speed: float = 600.0  # market seconds per wall second
     evaluate_every_s: float = 0.5  # wall seconds between EvaluateEntry commands
     sample_every_s: float = 2.0
-    symbols: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SYMBOLS))
+    symbols: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def sized(cls, days: int, max_open: int, data_root: Path, speed: float) -> Plan:
+        """A plan with enough simulated underlyings (S00, S01, ...; $40-$580) for ``max_open``."""
+        count = max(3, math.ceil(max_open / STRATEGIES_PER_SYMBOL))
+        symbols = {f"S{i:02d}": 40.0 + (i * 37.0) % 540.0 for i in range(count)}
+        return cls(days, max_open, data_root, speed, symbols=symbols)
 
 
 @dataclass
@@ -94,6 +100,9 @@ def environment(plan: Plan, ib_port: int) -> dict[str, str]:
         "ENTRY__IV_RANK_BUY_BELOW": 0.0,
         "ENTRY__VIX_MIN": 1.0,
         "ENTRY__VIX_MAX": 100.0,
+        "ENTRY__AVOID_OPEN_MINUTES": 5,
+        "ENTRY__AVOID_CLOSE_MINUTES": 5,
+        "BUILDER__MIN_CREDIT_PCT_OF_WIDTH": 0.10,
         "BUILDER__MAX_QUANTITY": 2,
         "MONITOR__INTERVAL_S": 600.0,  # market seconds: every 10 simulated minutes
         "STORAGE__COMPACT_EVERY_S": 30.0,  # wall seconds: compaction runs many times

@@ -28,7 +28,9 @@ async def discover(
     url: str, verb: str = "PING", wait: float = 0.5, credentials_dir: str | None = None
 ) -> list[dict[str, Any]]:
     """Every reply to `$SRV.<verb>` within ``wait`` seconds (one per service instance)."""
-    nc = await nats.connect(url, name="v6-status", **connect_options(credentials_dir, "v6-status"))
+    login = connect_options(credentials_dir, "v6-status")
+    # one attempt: the client's default retries a missing server for two minutes
+    nc = await nats.connect(url, name="v6-status", max_reconnect_attempts=0, **login)
     replies: list[dict[str, Any]] = []
     inbox = nc.new_inbox()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import System
+from fixtures.system import System
 
 from shared.enums import Action, ExitResult, OrderPurpose, StrategyType
 from shared.events import (

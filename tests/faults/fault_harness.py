@@ -35,10 +35,6 @@ SECTIONS = (
 )  # fmt: skip
 
 
-# execution last: the paused market sends VIX once, so its readers listen first
-START_ORDER = ("entry", "monitor", "decision", "execution")
-
-
 def on_server(config: Config, url: str, **nats: Any) -> Config:
     """``config`` pointed at another NATS (file storage: what a server restart must keep)."""
     return msgspec.structs.replace(
@@ -115,18 +111,13 @@ async def wait_rows(
 async def assert_closed_once(system: System, strategy_id: str, quantity: int) -> None:
     """The strategy was entered once and closed once, and every fill recorded exactly once:
     counted at the simulator (orders by ref, executions) and in the services' tables."""
-    closed = await wait_rows(
-        system,
-        "execution",
-        EXITS,
-        lambda r: r["strategy_id"] == strategy_id and r["result"] == ExitResult.CLOSED.value,
-    )
+
+    def closes(r: dict[str, Any]) -> bool:
+        return r["strategy_id"] == strategy_id and r["result"] == ExitResult.CLOSED.value
+
+    await wait_rows(system, "execution", EXITS, closes)
     await asyncio.sleep(1.5)  # room for a duplicate to show up, if there were one
-    closed = [
-        r
-        for r in await table_rows(system.data_root, "execution", EXITS)
-        if r["strategy_id"] == strategy_id and r["result"] == ExitResult.CLOSED.value
-    ]
+    closed = await wait_rows(system, "execution", EXITS, closes, timeout=0)
     assert len(closed) == 1, closed
 
     refs = Counter(o.order_ref for o in system.sim.orders)
@@ -136,10 +127,10 @@ async def assert_closed_once(system: System, strategy_id: str, quantity: int) ->
 
     # one fill row per execution the simulator made (the combo's own execution), no more
     sim_fills = {
-        e.exec_id: (o.order_ref, e.shares)
+        e.exec_id
         for o in system.orders_for(strategy_id)
         for e in o.executions
-        if getattr(e, "is_combo_summary", False)
+        if e.is_combo_summary
     }
     rows = [
         r

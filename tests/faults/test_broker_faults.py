@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from fault_harness import START_ORDER, assert_closed_once, fill_now, sim_order, take_profit
+from fault_harness import assert_closed_once, fill_now, sim_order, take_profit
 from fixtures.system import System, open_system, sim_config
 
 from services.ibsim.server import Simulator
@@ -47,7 +47,7 @@ async def test_broker_drops_during_a_working_entry_and_during_the_exit_fill_each
 ):
     async with open_system(config, bus, data_root, orders=RESTING) as system:
         system.make_neutral("SPY")
-        await system.start(*START_ORDER)
+        await system.start()
         await system.wait_market_data()
         opening = asyncio.create_task(system.open_strategy("SPY"))
         built = await system.inbox.wait_for(StrategyBuilt, timeout=30)
@@ -77,7 +77,7 @@ async def test_rejections_open_the_breaker_entries_are_denied_exits_still_go(
     breaker = {"failures": 2, "window_s": 600.0, "open_s": 90 * 86_400.0}
     async with open_system(config, bus, data_root, breaker=breaker) as system:
         system.make_neutral("SPY")
-        await system.start(*START_ORDER)
+        await system.start()
         await system.wait_market_data()
         built = await system.open_strategy("SPY")
 
@@ -107,7 +107,7 @@ async def test_simulator_gone_for_a_while_execution_retries_and_resumes(
 ):
     async with open_system(config, bus, data_root, ib={"reconnect_max_s": 0.5}) as system:
         system.make_neutral("SPY")
-        await system.start(*START_ORDER)
+        await system.start()
         await system.wait_market_data()
         await _synchronized(system, times=1)
         port = system.sim.port

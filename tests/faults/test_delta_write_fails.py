@@ -10,7 +10,6 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from fault_harness import (
-    START_ORDER,
     assert_closed_once,
     fill_now,
     sim_order,
@@ -48,7 +47,7 @@ async def test_monitor_positions_commit_failing_the_fill_is_redelivered_and_appl
     walk = {"walk_interval_s": 600.0}  # the entry rests until the test fills it
     async with open_system(config, bus, data_root, nats=nats, orders=walk) as system:
         system.make_neutral("SPY")
-        await system.start(*START_ORDER)
+        await system.start()
         await system.wait_market_data()
         opening = asyncio.create_task(system.open_strategy("SPY"))
         built = await system.inbox.wait_for(StrategyBuilt, timeout=30)

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from fault_harness import START_ORDER, assert_closed_once, on_server, system_on, take_profit
+from fault_harness import assert_closed_once, on_server, system_on, take_profit
 
 from shared.bus import STREAMS, connect, ensure_streams
 from shared.config import Config, NatsConfig
@@ -42,7 +42,7 @@ async def test_a_cluster_member_killed_mid_cycle_the_exit_still_happens_once(
         await _streams_once_a_leader_is_elected(cfg.nats)
         async with system_on(cfg, data_root) as system:
             system.make_neutral("SPY")
-            await system.start(*START_ORDER)
+            await system.start()
             await system.wait_market_data()
             built = await system.open_strategy("SPY")
             (decisions,) = [s for s in STREAMS if s.key == "decisions"]

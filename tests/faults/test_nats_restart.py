@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from fault_harness import START_ORDER, assert_closed_once, on_server, system_on, take_profit
+from fault_harness import assert_closed_once, on_server, system_on, take_profit
 
 from shared.config import Config
 from shared.natsserver import NatsServer
@@ -21,7 +21,7 @@ async def test_nats_killed_after_a_close_decision_the_exit_still_happens_once(
     server = NatsServer(tmp_path / "nats")
     async with server, system_on(on_server(config, server.url), data_root) as system:
         system.make_neutral("SPY")
-        await system.start(*START_ORDER)
+        await system.start()
         await system.wait_market_data()
         built = await system.open_strategy("SPY")
         await take_profit(system, built.strategy_id)

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 from fault_harness import (
-    START_ORDER,
     Child,
     assert_closed_once,
     fill_now,
     sim_order,
     take_profit,
 )
-from fixtures.system import System, open_system
+from fixtures.system import SERVICES, System, open_system
 
 from shared.bus import Bus
 from shared.config import Config
@@ -32,7 +31,7 @@ pytestmark = pytest.mark.slow
 async def _start_all_but(system: System, child: Child) -> None:
     system.make_neutral("SPY")
     await child.start()
-    await system.start(*(n for n in START_ORDER if n != child.name))
+    await system.start(*(n for n in SERVICES if n != child.name))
     await system.wait_market_data()
 
 
@@ -87,7 +86,7 @@ async def test_execution_killed_while_its_exit_works_and_fills_records_the_exit_
         execution = Child("execution", system, tmp_path)
         try:
             system.make_neutral("SPY")
-            await system.start(*(n for n in START_ORDER if n != "execution"))
+            await system.start(*(n for n in SERVICES if n != "execution"))
             await execution.start()
             await system.wait_market_data()
             opening = asyncio.create_task(system.open_strategy("SPY"))

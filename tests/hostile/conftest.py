@@ -111,6 +111,20 @@ class Hostile:
             lambda: not missing(), f"{service} dead-letters all {len(payloads)} payloads"
         )
 
+    async def all_refused_or_dead_lettered(
+        self,
+        service: str,
+        cases: list[tuple[str, bytes]],
+        refused: Callable[[Hostile, str], bool],
+    ) -> None:
+        """Each (strategy id, payload) case is dead-lettered or refused with a reason."""
+
+        def done() -> bool:
+            letters = self.inbox.dead_letters(service)
+            return all(data in letters or refused(self, sid) for sid, data in cases)
+
+        await self.settled(done, f"{service} dead-letters or refuses all {len(cases)} cases")
+
     async def assert_alive(self, *services: str) -> None:
         """Each service answers ``$SRV.PING`` and its runtime's consumers are still running."""
         for name in services:

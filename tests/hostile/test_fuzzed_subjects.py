@@ -70,12 +70,7 @@ async def test_execution_refuses_out_of_range_strategies_and_decisions(hostile: 
     ):
         cases = stamped(draw(strategy))
         await hostile.publish_raw(relative, [data for _, data in cases])
-
-        def settled(cases: list[tuple[str, bytes]] = cases, refused=refused) -> bool:
-            letters = hostile.inbox.dead_letters("execution")
-            return all(data in letters or refused(hostile, sid) for sid, data in cases)
-
-        await hostile.settled(settled, f"every {relative} case dead-lettered or refused")
+        await hostile.all_refused_or_dead_lettered("execution", cases, refused)
     # nothing out of range ever reached the broker
     assert hostile.system.sim.orders == []
     await hostile.assert_alive("execution")
