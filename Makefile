@@ -29,7 +29,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# 20 trading days of accelerated market time, up to 200 open strategies (~40 min); not a test
+# 20 trading days at 600x market speed, up to 200 open strategies (~15-20 min); not a test
 soak: $(STAMP)
 	$(BIN)/python -m soak --days 20 --max-open 200
 

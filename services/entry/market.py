@@ -38,7 +38,7 @@ def strikes_around(price: float, iv: float, dte: int, wing: float, spacing: floa
 def quote_price(quote: Quote) -> float | None:
     """Mid of a sane bid/ask, else last, else the previous close."""
     bid, ask = quote.bid, quote.ask
-    if bid is not None and ask is not None and 0 < bid <= ask:
+    if bid is not None and ask is not None and 0 < bid <= ask < math.inf:
         return (bid + ask) / 2
     for value in (quote.last, quote.close):
         if value is not None and value > 0 and math.isfinite(value):

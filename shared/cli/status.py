@@ -20,6 +20,20 @@ if TYPE_CHECKING:
     from shared.storage import Filter, TableSpec
 
 LAST_DECISIONS = 10
+
+
+async def _quiet(_error: Exception) -> None:
+    """nats-py logs each failed attempt with a traceback; the caller reports the outcome once."""
+
+
+# give up on a missing server in about a second: nats-py's default retries for two minutes, and
+# its max_reconnect_attempts=0 means "forever", not "never"
+SHORT_CONNECT: dict[str, Any] = {
+    "connect_timeout": 1.0,
+    "max_reconnect_attempts": 1,
+    "reconnect_time_wait": 0.2,
+    "error_cb": _quiet,
+}
 # a strategy whose exit is working is still held until the exit fills
 HOLDING = frozenset({StrategyStatus.OPEN, StrategyStatus.CLOSING})
 
@@ -29,8 +43,7 @@ async def discover(
 ) -> list[dict[str, Any]]:
     """Every reply to `$SRV.<verb>` within ``wait`` seconds (one per service instance)."""
     login = connect_options(credentials_dir, "v6-status")
-    # one attempt: the client's default retries a missing server for two minutes
-    nc = await nats.connect(url, name="v6-status", max_reconnect_attempts=0, **login)
+    nc = await nats.connect(url, name="v6-status", **SHORT_CONNECT, **login)
     replies: list[dict[str, Any]] = []
     inbox = nc.new_inbox()
 
@@ -229,7 +242,10 @@ async def health(
 ) -> int:
     """Exit status for a container healthcheck: 0 when the service answers its ping."""
     login = connect_options(credentials_dir, "v6-health")
-    nc = await nats.connect(url, name="v6-health", max_reconnect_attempts=0, **login)
+    try:
+        nc = await nats.connect(url, name="v6-health", **SHORT_CONNECT, **login)
+    except (OSError, nats.errors.NoServersError):
+        return 1
     try:
         await nc.request(f"$SRV.PING.{service}", b"", timeout=timeout)
     except (TimeoutError, nats.errors.NoRespondersError):

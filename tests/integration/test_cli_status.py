@@ -3,8 +3,10 @@ their latest snapshot, the realized P&L of closed ones, and the last decisions, 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
+import os
 from pathlib import Path
 
 from fixtures.events import make
@@ -136,4 +138,4 @@ async def test_status_of_an_empty_data_root_creates_no_tables(data_root: Path):
     book = await read_book(str(data_root))
 
     assert (book.open, book.decisions, book.closed) == ([], [], 0)
-    assert list(data_root.iterdir()) == []
+    assert await asyncio.to_thread(os.listdir, data_root) == []
