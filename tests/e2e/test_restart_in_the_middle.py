@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nats.errors
 import pytest
-from conftest import System
+from fixtures.system import System
 from fixtures.processes import ServiceProcess, config_env, wait_for_ping
 
 from shared.enums import Action, ExitResult, OrderPurpose
