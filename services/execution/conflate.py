@@ -26,11 +26,15 @@ class Conflator(Generic[K, V]):
     def put(self, topic: str, key: K, value: V) -> None:
         self._pending.setdefault(topic, {})[key] = value
 
+    def is_due(self, topic: str, now: float) -> bool:
+        """Whether ``topic`` may be released now (its interval has passed since the last)."""
+        return now - self._last_flush.get(topic, float("-inf")) >= self.min_interval_s
+
     def due(self, now: float) -> dict[str, list[V]]:
         """Take the pending values of every topic whose interval has passed (``now`` seconds)."""
         out: dict[str, list[V]] = {}
         for topic in list(self._pending):
-            if now - self._last_flush.get(topic, float("-inf")) >= self.min_interval_s:
+            if self.is_due(topic, now):
                 out[topic] = list(self._pending.pop(topic).values())
                 self._last_flush[topic] = now
         return out

@@ -69,6 +69,7 @@ class MarketDataRelay:
         self._secdef_cache: dict[tuple[str, dt.date], tuple[list[dt.date], list[float]]] = {}
         self._history_cache: dict[tuple[str, str, str, dt.date], list] = {}
         self._flush_task: asyncio.Task[None] | None = None
+        self._due = asyncio.Event()  # a symbol became due: flush now, not at the next tick
         client.ib.pendingTickersEvent += self._on_tickers
 
     # --- subscriptions ----------------------------------------------------------------
@@ -166,11 +167,17 @@ class MarketDataRelay:
             quote = quote_from_ticker(ticker, symbol, now)
             self.quotes[contract.conId] = quote
             self._conflator.put(symbol, contract.conId, quote)
+            if self._conflator.is_due(symbol, time.monotonic()):
+                self._due.set()
 
     async def _flush_loop(self) -> None:
         interval = self._conflator.min_interval_s
         while True:
-            await asyncio.sleep(interval / 2)
+            # leading edge: the first tick after a quiet spell goes out at once; the rest of a
+            # burst waits for its symbol's interval (checked at half-interval ticks)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._due.wait(), interval / 2)
+            self._due.clear()
             for symbol, quotes in self._conflator.due(time.monotonic()).items():
                 try:
                     await self.publish(

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from services.monitor.book import Position
@@ -62,6 +63,8 @@ class MonitorHandlers:
         )
         self._dirty: set[str] = set()
         self._all_dirty = False
+        self._last_revalue = float("-inf")
+        self._min_interval_s = rt.config.monitor.revalue_min_interval_s
 
     # --- durable intake -------------------------------------------------------------------
 
@@ -111,12 +114,17 @@ class MonitorHandlers:
         rows = option_rows(event, self.clock.now())
         if rows:
             self.rt.writers[OPTION_SNAPSHOTS.name].add(rows)
+        # leading edge: the first update after a quiet spell is valued at once (a jump must
+        # reach the rules fast); a burst after it waits for the timer's trailing edge
+        if time.monotonic() - self._last_revalue >= self._min_interval_s:
+            await self.revalue_dirty()
 
     async def revalue_dirty(self) -> None:
         if not (self._all_dirty or self._dirty):
             return
         symbols = None if self._all_dirty else self._dirty
         self._dirty, self._all_dirty = set(), False
+        self._last_revalue = time.monotonic()
         await self.revalue(symbols)
 
     async def revalue_all(self) -> None:
