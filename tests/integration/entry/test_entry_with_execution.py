@@ -48,7 +48,8 @@ async def test_entry_workflow_full(entry_config, bus, inbox, data_root):
                 md.set()
 
         await bus.subscribe(bus.subjects.md("SPY"), on_md, MarketDataUpdated)
-        async with run_service(EXECUTION, config), run_service(ENTRY, config):
+        # entry listens before execution relays: a quiet market may send VIX only once
+        async with run_service(ENTRY, config), run_service(EXECUTION, config):
             async with asyncio.timeout(20):
                 await md.wait()
             await bus.publish(EvaluateEntry(symbol="SPY"))
