@@ -15,8 +15,8 @@ from pathlib import Path
 
 import nats.errors
 import pytest
-from fixtures.system import System
 from fixtures.processes import ServiceProcess, config_env, wait_for_ping
+from fixtures.system import System
 
 from shared.enums import Action, ExitResult, OrderPurpose
 from shared.events import DecisionMade, ExitExecuted, PositionSnapshot, StrategyBuilt
