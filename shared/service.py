@@ -127,9 +127,11 @@ class Runtime:
         if cfg.nats.manage_streams:  # else the admin provisioned them (`v6 up` with auth)
             await ensure_streams(self._bus.js, cfg.nats)
         await self._open_tables()
-        await self._register_micro()
-        stack.push_async_callback(self._stop_intake)  # unwound first
+        stack.push_async_callback(self._stop_intake)
         await self.definition.wire(self)
+        # discoverable and healthy only once wired: whoever waits for the ping may publish at
+        # once (the flush in there makes the server know the subscriptions first)
+        await self._register_micro()
         log.info(
             "service started",
             extra={"consumers": [c.durable for c in consumers_of(self.name)]},
