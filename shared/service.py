@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nats.errors import NoRespondersError
 from nats.micro import add_service
 from nats.micro.request import Request
 
@@ -176,6 +177,21 @@ class Runtime:
         )
         await nc.flush()
         self._stack.push_async_callback(svc.stop)
+        if not self.config.nats.credentials_dir:  # a secured service may not ask $SRV itself
+            await self._answering(nc)
+
+    async def _answering(self, nc: Any, attempts: int = 100) -> None:
+        """Return once the server routes a ping to this service: right after subscribing, a
+        request can still meet "no responders" for a few milliseconds (platform-notes)."""
+        for _ in range(attempts):
+            try:
+                await nc.request(f"$SRV.PING.{self.name}", b"", timeout=1.0)
+                return
+            except NoRespondersError:
+                await asyncio.sleep(0.01)
+            except TimeoutError:
+                return  # not allowed to ask (a secured bus) or slow: serving is what counts
+        log.warning("service does not see itself answer pings yet")
 
     def health(self) -> dict[str, Any]:
         report = {

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
+import nats.errors
 import pytest
 from service_helpers import (
     Tap,
@@ -55,8 +56,15 @@ async def tap(bus: Bus) -> Tap:
 
 
 async def health(bus: Bus) -> dict[str, Any]:
-    msg = await bus.nc.request(f"{bus.subjects.prefix}.svc.execution.health", b"", timeout=5)
-    return json.loads(msg.data)
+    subject = f"{bus.subjects.prefix}.svc.execution.health"
+    for _ in range(50):
+        try:
+            msg = await bus.nc.request(subject, b"", timeout=5)
+            return json.loads(msg.data)
+        except nats.errors.NoRespondersError:
+            # the endpoint was registered an instant ago; the server's interest is catching up
+            await asyncio.sleep(0.02)
+    raise AssertionError("the execution health endpoint never answered")
 
 
 async def until_synchronised(bus: Bus, timeout_s: float = 10.0) -> dict[str, Any]:
