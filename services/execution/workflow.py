@@ -490,8 +490,10 @@ class Workflows:
         for h in self.book.open_holdings(cmd.symbol):
             if h.working is None:
                 decision_id = f"close_all:{cmd.event_id}"
+                # an operator's close-all means out now: a marketable limit, not a slow walk
+                # that a moving market can outrun
                 await self._close(
-                    h, h.held, OrderPurpose.EXIT, Urgency.HIGH, decision_id, Action.CLOSE
+                    h, h.held, OrderPurpose.EXIT, Urgency.IMMEDIATE, decision_id, Action.CLOSE
                 )
 
     async def _quoted(self, symbol: str, legs: list[Leg]) -> tuple[float, float]:
