@@ -15,6 +15,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from fixtures.market import make_neutral
+
 from services.entry.tables import STRATEGIES
 from services.ibsim.history import SymbolHistory, build_history, select_bars
 from services.ibsim.instruments import NEW_YORK
@@ -53,13 +55,6 @@ async def wait_status(
                 if row["strategy_id"] == strategy_id and row["status"] == status:
                     return row
             await asyncio.sleep(0.1)
-
-
-def make_neutral(market: Market, history: SymbolHistory, symbol: str, days: int = 20) -> None:
-    """Put the price on its moving average of completed closes: a neutral trend (a condor)."""
-    today = market.now.astimezone(NEW_YORK).date()
-    closes = [c for d, c in zip(history.dates, history.close, strict=True) if d < today]
-    market.set_price(symbol, float(sum(closes[-days:]) / days))
 
 
 def _num(x: float) -> float | None:

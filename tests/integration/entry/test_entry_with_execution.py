@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from entry_desk import make_neutral, wait_status
+from entry_desk import wait_status
+from fixtures.market import make_neutral
 
 from services.entry import SERVICE as ENTRY
 from services.execution import SERVICE as EXECUTION
