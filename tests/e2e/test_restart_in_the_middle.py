@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import signal
 from pathlib import Path
 
-import nats.errors
 import pytest
-from fixtures.processes import ServiceProcess, config_env, wait_for_ping
+from fixtures.child import Child
 from fixtures.system import System
 
 from shared.enums import Action, ExitResult, OrderPurpose
@@ -23,45 +21,8 @@ from shared.events import DecisionMade, ExitExecuted, PositionSnapshot, Strategy
 
 pytestmark = pytest.mark.slow
 
+
 # every section a service reads; the child gets them as V6__SECTION__KEY variables
-SECTIONS = (
-    "nats",
-    "storage",
-    "logging",
-    "ib",
-    "universe",
-    "orders",
-    "entry",
-    "monitor",
-    "decision",
-    "rules",
-    "builder",
-    "sim",
-)
-
-
-class Child:
-    """The service under test as ``python -m services.<name>``, killable with SIGKILL."""
-
-    def __init__(self, name: str, system: System, log_dir: Path) -> None:
-        self.name = name
-        self.system = system
-        env = config_env(system.config, SECTIONS)
-        self.process = ServiceProcess.module(f"services.{name}", env, log_dir)
-
-    async def start(self) -> None:
-        """Start it and wait until it answers ``$SRV.PING`` (outside the prefix the inbox taps)."""
-        self.process.start()
-        try:
-            await wait_for_ping(self.system.config.nats.url, self.name)
-        except nats.errors.Error as exc:
-            raise RuntimeError(f"{self.name} did not start: {self.process.output[-3000:]}") from exc
-
-    async def kill(self) -> None:
-        self.process.signal(signal.SIGKILL)  # no flush, no drain, no ack
-        await self.process.wait()
-
-
 def _snapshots(system: System, strategy_id: str) -> int:
     return len(system.inbox.of(PositionSnapshot, lambda s: s.strategy_id == strategy_id))
 

@@ -9,15 +9,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import nats.errors
-from fixtures.processes import ServiceProcess, config_env, wait_for_ping
 from fixtures.system import System, open_system, table_rows
 
 from services.execution.tables import EXITS, FILLS
@@ -28,13 +25,8 @@ from shared.config import Config
 from shared.enums import Action, ExitResult
 from shared.events import DecisionMade
 
+
 # every section a service reads; the child gets them as V6__SECTION__KEY variables
-SECTIONS = (
-    "nats", "storage", "logging", "ib", "universe", "orders", "entry", "monitor", "decision",
-    "rules", "builder", "sim", "breaker",
-)  # fmt: skip
-
-
 def on_server(config: Config, url: str, **nats: Any) -> Config:
     """``config`` pointed at another NATS (file storage: what a server restart must keep)."""
     return msgspec.structs.replace(
@@ -52,34 +44,6 @@ async def system_on(config: Config, data_root: Path, **sections: Any) -> AsyncIt
             yield system
     finally:
         await bus.close(grace_s=2.0)
-
-
-class Child:
-    """A service as ``python -m services.<name>`` with the system's config, killable with -9."""
-
-    def __init__(self, name: str, system: System, log_dir: Path) -> None:
-        self.name = name
-        self.url = system.config.nats.url or ""
-        env = config_env(system.config, SECTIONS)
-        # lists are not carried by config_env
-        env["V6__UNIVERSE__SYMBOLS"] = json.dumps(system.config.universe.symbols)
-        env["V6__NATS__TRUSTED_PRODUCERS"] = json.dumps(system.config.nats.trusted_producers)
-        self.process = ServiceProcess.module(f"services.{name}", env, log_dir)
-
-    async def start(self) -> Child:
-        self.process.start()
-        try:
-            await wait_for_ping(self.url, self.name)
-        except nats.errors.Error as exc:
-            raise RuntimeError(f"{self.name} did not start: {self.process.output[-3000:]}") from exc
-        return self
-
-    async def kill(self) -> None:
-        self.process.signal(signal.SIGKILL)  # no flush, no drain, no ack
-        await self.process.wait()
-
-    def assert_clean(self) -> None:
-        assert "Traceback" not in self.process.output, self.process.output[-3000:]
 
 
 async def take_profit(system: System, strategy_id: str) -> DecisionMade:

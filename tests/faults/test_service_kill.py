@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from fault_harness import (
-    Child,
     assert_closed_once,
     fill_now,
     sim_order,
     take_profit,
 )
+from fixtures.child import Child
 from fixtures.system import SERVICES, System, open_system
 
 from shared.bus import Bus
