@@ -265,6 +265,9 @@ class OrderFilled(Event, frozen=True, kw_only=True):
     total_quantity: int
     legs: list[LegFill]
     commission: float = 0.0
+    # the order opens a roll's new strategy (one combo, or the second step): the old id.
+    # Together with ``purpose`` it says whether the fill opens or closes (position.fill_opens)
+    rolled_from: str | None = None
 
 
 class OrderRejected(Event, frozen=True, kw_only=True):

@@ -15,7 +15,7 @@ from services.entry.lifecycle import (
     ACTIVE_STATUSES,
     Applied,
     Change,
-    Invalid,
+    NotAllowed,
     StrategyRecord,
     apply,
     roll_replacement,
@@ -86,7 +86,7 @@ class EntryBook:
         return [replacement, *self._settle(old, roll_started(old, strategy_id, at), event)]
 
     def _settle(self, record: StrategyRecord, change: Change, event: Event) -> list[StrategyRecord]:
-        if isinstance(change, Invalid):
+        if isinstance(change, NotAllowed):
             log.warning(
                 "invalid strategy transition not applied",
                 extra={

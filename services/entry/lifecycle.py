@@ -3,7 +3,7 @@
 pending (built) → open (entry fill) → closing (exit order working) → closed (exit filled, or
 rolled into a replacement); pending → failed (rejected, denied, or cancelled unfilled at the end
 of the walk). The allowed moves are the transition table of ``shared.domain.strategy``; a move it
-refuses is reported as ``Invalid`` (the caller logs it) and nothing is applied. Applying the same
+refuses is reported as ``NotAllowed`` (the caller logs it) and nothing is applied. Applying the same
 event twice changes nothing (JetStream redelivers), because every change is a status move to
 where the record already is, or a quantity that only grows with ``cumulative_quantity``.
 """
@@ -15,11 +15,11 @@ from collections.abc import Sequence
 
 import msgspec
 
+from shared.domain.position import average_price, fill_opens, price_within
 from shared.domain.strategy import InvalidTransition, Strategy, make_strategy, transition
 from shared.enums import (
     ExitResult,
     OrderPurpose,
-    OrderSide,
     OrderStatus,
     Right,
     StrategyStatus,
@@ -81,7 +81,9 @@ class Applied(msgspec.Struct, frozen=True):
     record: StrategyRecord
 
 
-class Invalid(msgspec.Struct, frozen=True):
+class NotAllowed(msgspec.Struct, frozen=True):
+    """The lifecycle forbids the move the event asks for; nothing is applied."""
+
     reason: str
 
 
@@ -90,7 +92,7 @@ class Unchanged(msgspec.Struct, frozen=True):
 
 
 UNCHANGED = Unchanged()
-Change = Applied | Invalid | Unchanged
+Change = Applied | NotAllowed | Unchanged
 
 
 def _move(
@@ -103,7 +105,7 @@ def _move(
     try:
         moved = transition(record.strategy, to, at, reason)
     except InvalidTransition as exc:
-        return Invalid(str(exc))
+        return NotAllowed(str(exc))
     return Applied(msgspec.structs.replace(record, strategy=moved, updated_at=at, **fields))
 
 
@@ -121,20 +123,6 @@ def opening_legs(legs: Sequence[Leg], replaced: Strategy | None) -> list[Leg]:
         return list(legs)
     closing = {(*_key(leg), -leg.quantity) for leg in replaced.legs}
     return [leg for leg in legs if (*_key(leg), leg.quantity) not in closing]
-
-
-def own_net_price(legs: Sequence[Leg], fills: Sequence[LegFill]) -> float | None:
-    """The strategy's own signed net price per unit from per-leg fills (credit positive), or
-    None when a leg has no fill (a roll combo's price mixes in the closing legs)."""
-    by_key = {_key(fill): fill for fill in fills}
-    total = 0.0
-    for leg in legs:
-        fill = by_key.get(_key(leg))
-        if fill is None:
-            return None
-        sign = 1.0 if fill.side is OrderSide.SELL else -1.0
-        total += sign * fill.price * abs(leg.quantity)
-    return total
 
 
 def roll_replacement(
@@ -170,19 +158,16 @@ def roll_started(record: StrategyRecord, new_strategy_id: str, at: dt.datetime) 
 
 
 def _on_fill(record: StrategyRecord, event: OrderFilled, at: dt.datetime) -> Change:
-    if event.purpose not in OPENING_PURPOSES or record.status is StrategyStatus.CLOSING:
+    if not fill_opens(event.purpose, event.rolled_from) or record.status is StrategyStatus.CLOSING:
         return UNCHANGED  # an exit's fill: the ExitExecuted that follows says what it did
     cumulative = max(event.cumulative_quantity, record.filled_quantity)
     if cumulative == record.filled_quantity and record.status is not StrategyStatus.PENDING:
         return UNCHANGED
     new_units = cumulative - record.filled_quantity
-    price = event.price
-    if event.purpose is OrderPurpose.ROLL:
-        # a roll combo's price includes closing the old legs: the new legs' own fills price it
-        own = own_net_price(record.strategy.legs, event.legs)
-        price = price if own is None else own
+    # a roll combo's price includes closing the old legs: the new legs' own fills price it
+    price = price_within(record.strategy.legs, event.legs, event.price)
     if record.fill_price is not None and record.filled_quantity > 0:
-        price = (record.fill_price * record.filled_quantity + price * new_units) / cumulative
+        price = average_price(record.fill_price, record.filled_quantity, price, new_units)
     return _move(
         record,
         StrategyStatus.OPEN,

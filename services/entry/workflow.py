@@ -32,13 +32,12 @@ from services.entry.market import (
     HistoryCache,
     QuoteCache,
     assemble,
-    strikes_around,
 )
 from shared.clock import Clock
 from shared.config import Config
 from shared.domain.builders import BuildRejected, StrategyBuilder
 from shared.domain.calendar import trading_date
-from shared.domain.chain import OptionChain
+from shared.domain.chain import OptionChain, strikes_around
 from shared.domain.risk import signal_unused
 from shared.domain.signal import (
     MarketState,

@@ -1,6 +1,7 @@
 """The execution service's book: what it holds per strategy, rebuilt from its tables at start.
 
-Quantities are units of the strategy (combos); ``held`` comes from fills only.
+Quantities are units of the strategy (combos); ``held`` comes from fills only, and what a fill
+does to it is the one position fold of ``shared.domain.position``.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ import datetime as dt
 
 import msgspec
 
-from services.execution.orders import OrderSpec, realized_pnl
+from services.execution.orders import OrderSpec
+from shared.domain.position import PositionState, apply_close, apply_open, move
 from shared.enums import StrategyStatus, StrategyType
-from shared.events import MULTIPLIER, Leg
+from shared.events import Leg
 
 
 class Holding(msgspec.Struct, kw_only=True):
@@ -42,8 +44,66 @@ class Holding(msgspec.Struct, kw_only=True):
     def is_open(self) -> bool:
         return self.status in (StrategyStatus.OPEN, StrategyStatus.CLOSING) and self.held > 0
 
+    # --- the fold, applied to this record ------------------------------------------------
 
-class Book:
+    def _state(self) -> PositionState:
+        return PositionState(
+            strategy_id=self.strategy_id,
+            status=self.status,
+            quantity=self.held,
+            entry_price=self.entry_price,
+            realized_pnl=self.realized_pnl,
+        )
+
+    def _adopt(self, state: PositionState, at: dt.datetime) -> None:
+        self.status = state.status
+        self.held = state.quantity
+        self.entry_price = state.entry_price
+        self.realized_pnl = state.realized_pnl
+        self.updated_at = at
+
+    def first_time(self, fill_key: str) -> bool:
+        """Note that ``fill_key`` is applied; False if it was already."""
+        if fill_key in self.applied:
+            return False
+        self.applied.append(fill_key)
+        return True
+
+    def apply_entry_fill(self, units: int, net_price: float, at: dt.datetime) -> None:
+        self._adopt(apply_open(self._state(), units, net_price, at).state, at)
+
+    def apply_exit_fill(self, units: int, net_price: float, at: dt.datetime) -> float:
+        """Reduce the holding; returns the realized P&L of these units (currency)."""
+        applied = apply_close(self._state(), units, net_price, at)
+        self._adopt(applied.state, at)
+        self.exit_units += applied.units
+        self.exit_pnl += applied.pnl
+        return applied.pnl
+
+    def move(self, to: StrategyStatus, at: dt.datetime, reason: str | None = None) -> None:
+        """A lifecycle move checked against the transition table."""
+        self._adopt(move(self._state(), to, at), at)
+        if reason is not None:
+            self.status_reason = reason
+
+    def start_exit(self, decision_id: str, at: dt.datetime) -> None:
+        self.exit_seq += 1
+        self.exit_units = 0
+        self.exit_pnl = 0.0
+        self.working_decision = decision_id
+        self.move(StrategyStatus.CLOSING, at)
+
+    def release(self, at: dt.datetime) -> None:
+        """The working order ended: nothing works on it, and what is still held is open."""
+        self.working = None
+        if self.held > 0:
+            self.move(StrategyStatus.OPEN, at)
+        self.updated_at = at
+
+
+class HoldingBook:
+    """Every holding of the service by strategy id."""
+
     def __init__(self, holdings: list[Holding] | None = None) -> None:
         self.holdings: dict[str, Holding] = {h.strategy_id: h for h in holdings or []}
 
@@ -60,43 +120,3 @@ class Book:
             for h in self.holdings.values()
             if h.is_open and (symbol is None or h.symbol == symbol)
         ]
-
-    @staticmethod
-    def first_time(h: Holding, fill_key: str) -> bool:
-        """Note that ``fill_key`` is applied to ``h``; False if it was already."""
-        if fill_key in h.applied:
-            return False
-        h.applied.append(fill_key)
-        return True
-
-    @staticmethod
-    def apply_entry_fill(h: Holding, units: int, net_price: float, at: dt.datetime) -> None:
-        total = h.held + units
-        h.entry_price = (h.entry_price * h.held + net_price * units) / total
-        h.held = total
-        if h.status is StrategyStatus.PENDING:
-            h.status = StrategyStatus.OPEN
-        h.updated_at = at
-
-    @staticmethod
-    def start_exit(h: Holding, decision_id: str, at: dt.datetime) -> None:
-        h.exit_seq += 1
-        h.exit_units = 0
-        h.exit_pnl = 0.0
-        h.working_decision = decision_id
-        h.status = StrategyStatus.CLOSING
-        h.updated_at = at
-
-    @staticmethod
-    def apply_exit_fill(h: Holding, units: int, net_price: float, at: dt.datetime) -> float:
-        """Reduce the holding; returns the realized P&L of these units (currency)."""
-        units = min(units, h.held)
-        pnl = realized_pnl(h.entry_price, net_price, units, MULTIPLIER)
-        h.held -= units
-        h.realized_pnl += pnl
-        h.exit_units += units
-        h.exit_pnl += pnl
-        if h.held == 0:
-            h.status = StrategyStatus.CLOSED
-        h.updated_at = at
-        return pnl

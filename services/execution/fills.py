@@ -28,6 +28,7 @@ class Execution(msgspec.Struct, frozen=True, kw_only=True):
     shares: float
     price: float  # IB's price: per share for a leg, IB's combo price for the BAG
     time: dt.datetime | None = None
+    order_ref: str = ""
 
 
 class LegExecution(msgspec.Struct, frozen=True, kw_only=True):

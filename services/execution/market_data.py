@@ -15,21 +15,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import msgspec
-from ib_async import Contract, Option, Ticker
-
 from services.execution.conflate import Conflator
-from services.execution.ib_client import IBClient, MarketDataLinesExhausted
-from services.execution.translate import (
-    bars_from_ib,
-    ib_expiry,
-    option_contract,
-    quote_from_ticker,
-    underlying_contract,
-)
+from services.execution.ib_client import IBClient
 from shared.config import UniverseConfig
-from shared.enums import Right
 from shared.events import (
+    Bar,
     ChainProvided,
     ChainRequested,
     Event,
@@ -43,10 +33,6 @@ from shared.events import (
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Event], Awaitable[object]]
-# model Greeks (tick 13) come with every option subscription; 106 asks for the option IV
-OPTION_TICKS = "106"
-# snapshots per request batch: a batch must pass the pacing limit within the request timeout
-SNAPSHOT_BATCH = 40
 SPOT_WAIT_S = 2.0
 
 
@@ -63,14 +49,12 @@ class MarketDataRelay:
         self.publish = publish
         self.quotes: dict[int, Quote] = {}
         self._conflator: Conflator[int, Quote] = Conflator(max_rate_hz)
-        self._symbol_of: dict[int, str] = {}  # con_id -> the md symbol it is published under
-        self._contracts: dict[int, Contract] = {}
         self._underlying_ids: dict[str, int] = {}
         self._secdef_cache: dict[tuple[str, dt.date], tuple[list[dt.date], list[float]]] = {}
-        self._history_cache: dict[tuple[str, str, str, dt.date], list] = {}
+        self._history_cache: dict[tuple[str, str, str, dt.date], list[Bar]] = {}
         self._flush_task: asyncio.Task[None] | None = None
         self._due = asyncio.Event()  # a symbol became due: flush now, not at the next tick
-        client.ib.pendingTickersEvent += self._on_tickers
+        client.on_quotes(self._on_quotes)
 
     # --- subscriptions ----------------------------------------------------------------
 
@@ -86,59 +70,22 @@ class MarketDataRelay:
     async def resubscribe(self) -> None:
         """After a connect: the universe, VIX and every instrument subscribed before."""
         symbols = [*self.universe.symbols, self.universe.vix_symbol]
-        contracts = [underlying_contract(s, self.universe.vix_symbol) for s in symbols]
-        qualified = await self.client.call(
-            "qualify underlyings", self.client.ib.qualifyContractsAsync, *contracts
-        )
-        for symbol, contract in zip(symbols, qualified, strict=False):
-            if contract is not None and contract.conId:
-                self._underlying_ids[symbol] = contract.conId
-                self._subscribe(symbol, contract)
-        for con_id, contract in list(self._contracts.items()):
-            self._subscribe(self._symbol_of[con_id], contract)
-
-    def _subscribe(self, symbol: str, contract: Contract) -> None:
-        if contract.conId in self.client.lines:
-            return
-        if not self.client.lines.acquire(contract.conId):
-            raise MarketDataLinesExhausted(
-                f"{self.client.lines.limit} market data lines in use; cannot add {symbol}"
-            )
-        self._symbol_of[contract.conId] = symbol
-        self._contracts[contract.conId] = contract
-        generic = OPTION_TICKS if contract.secType == "OPT" else ""
-        self.client.ib.reqMktData(contract, generic, False, False)
+        ids = await self.client.qualify_underlyings(symbols, self.universe.vix_symbol)
+        for symbol in symbols:
+            if symbol in ids:
+                self._underlying_ids[symbol] = ids[symbol]
+                self.client.stream_underlying(ids[symbol])
+        self.client.resume_streams()
 
     async def qualify(self, symbol: str, legs: list[Leg]) -> list[Leg]:
         """The legs with their IB contract ids (asked of IB for those without one)."""
-        missing = [leg for leg in legs if leg.con_id is None]
-        if not missing:
-            return legs
-        contracts = [option_contract(symbol, leg) for leg in missing]
-        qualified = await self.client.call(
-            "qualify legs", self.client.ib.qualifyContractsAsync, *contracts
-        )
-        ids = {
-            (c.right, c.strike, c.lastTradeDateOrContractMonth[:8]): c.conId
-            for c in qualified
-            if c is not None and c.conId
-        }
-        out: list[Leg] = []
-        for leg in legs:
-            if leg.con_id is None:
-                key = ("C" if leg.right is Right.CALL else "P", leg.strike, ib_expiry(leg.expiry))
-                if key not in ids:
-                    raise ValueError(f"leg {key} is not a listed contract")
-                leg = msgspec.structs.replace(leg, con_id=ids[key])
-            out.append(leg)
-        return out
+        return await self.client.qualify_legs(symbol, legs)
 
     async def track(self, symbol: str, legs: list[Leg]) -> None:
         """Keep quotes of ``legs`` flowing (the legs of an order or an open strategy)."""
         for leg in legs:
-            if leg.con_id is not None and leg.con_id not in self.client.lines:
-                contract = option_contract(symbol, leg)
-                self._subscribe(symbol, contract)
+            if leg.con_id is not None:
+                self.client.stream_leg(symbol, leg)
 
     async def wait_quotes(self, legs: list[Leg], timeout_s: float) -> None:
         await self._wait_ids([leg.con_id for leg in legs], timeout_s)
@@ -152,22 +99,12 @@ class MarketDataRelay:
 
     # --- relay ------------------------------------------------------------------------
 
-    def _on_tickers(self, tickers: set[Ticker]) -> None:
-        # the gateway stamps underlying ticks with its time (tick 45): following it at once
-        # keeps market time right across a jump (a simulator advancing days, a market open)
-        for ticker in tickers:
-            if isinstance(ticker.lastTimestamp, dt.datetime):
-                self.client.clock.observe(ticker.lastTimestamp)
-        now = self.client.now()
-        for ticker in tickers:
-            contract = ticker.contract
-            if contract is None or contract.conId not in self._symbol_of:
-                continue
-            symbol = self._symbol_of[contract.conId]
-            quote = quote_from_ticker(ticker, symbol, now)
-            self.quotes[contract.conId] = quote
-            self._conflator.put(symbol, contract.conId, quote)
-            if self._conflator.is_due(symbol, time.monotonic()):
+    def _on_quotes(self, quotes: list[Quote]) -> None:
+        for quote in quotes:
+            assert quote.con_id is not None
+            self.quotes[quote.con_id] = quote
+            self._conflator.put(quote.symbol, quote.con_id, quote)
+            if self._conflator.is_due(quote.symbol, time.monotonic()):
                 self._due.set()
 
     async def _flush_loop(self) -> None:
@@ -198,7 +135,7 @@ class MarketDataRelay:
             window = [e for e in expiries if req.min_dte <= (e - today).days <= req.max_dte]
             near = sorted(strikes, key=lambda k: abs(k - spot))[: req.strikes_around * 2]
             near.sort()
-            quotes = await self._snapshot_chain(req.symbol, window, near)
+            quotes = await self.client.chain_quotes(req.symbol, window, near)
         except Exception as exc:
             log.exception("chain request failed", extra={"symbol": req.symbol})
             return ChainProvided(
@@ -239,63 +176,17 @@ class MarketDataRelay:
         key = (symbol, today)
         if key not in self._secdef_cache:
             con_id = self._underlying_ids.get(symbol, 0)
-            params = await self.client.call(
-                "reqSecDefOptParams",
-                self.client.ib.reqSecDefOptParamsAsync,
-                symbol,
-                "",
-                "STK",
-                con_id,
-            )
-            expiries = sorted(
-                {dt.datetime.strptime(e, "%Y%m%d").date() for p in params for e in p.expirations}
-            )
-            strikes = sorted({float(k) for p in params for k in p.strikes})
-            self._secdef_cache[key] = (expiries, strikes)
+            self._secdef_cache[key] = await self.client.option_params(symbol, con_id)
         return self._secdef_cache[key]
-
-    async def _snapshot_chain(
-        self, symbol: str, expiries: list[dt.date], strikes: list[float]
-    ) -> list[Quote]:
-        # one contract-details request per expiry lists its options; far fewer messages than
-        # qualifying every strike and right one by one under IB's pacing limit
-        wanted = set(strikes)
-        contracts: list[Contract] = []
-        for expiry in expiries:
-            details = await self.client.call(
-                "chain contract details",
-                self.client.ib.reqContractDetailsAsync,
-                Option(symbol, ib_expiry(expiry), exchange="SMART", currency="USD"),
-            )
-            contracts += [d.contract for d in details if d.contract and d.contract.strike in wanted]
-        quotes: list[Quote] = []
-        now = self.client.now()
-        for start in range(0, len(contracts), SNAPSHOT_BATCH):
-            tickers = await self.client.call(
-                "chain snapshot",
-                self.client.ib.reqTickersAsync,
-                *contracts[start : start + SNAPSHOT_BATCH],
-            )
-            quotes += [quote_from_ticker(t, symbol, now) for t in tickers]
-        return quotes
 
     async def on_history_requested(self, req: HistoryRequested) -> HistoryProvided:
         today = self.client.now().date()
         key = (req.symbol, req.what, req.duration, today)
         try:
             if key not in self._history_cache:
-                contract = underlying_contract(req.symbol, self.universe.vix_symbol)
-                bars = await self.client.call(
-                    "reqHistoricalData",
-                    self.client.ib.reqHistoricalDataAsync,
-                    contract,
-                    "",
-                    req.duration,
-                    "1 day",
-                    req.what,
-                    True,
+                self._history_cache[key] = await self.client.daily_bars(
+                    req.symbol, self.universe.vix_symbol, req.duration, req.what
                 )
-                self._history_cache[key] = bars_from_ib(bars)
         except Exception as exc:
             log.exception("history request failed", extra={"symbol": req.symbol})
             return HistoryProvided(

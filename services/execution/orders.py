@@ -14,15 +14,45 @@ walk only ever lowers the limit and the worst acceptable price is a floor.
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Mapping, Sequence
 
 import msgspec
 
+from shared.domain.strategy import order_ref
 from shared.enums import OrderPurpose, OrderSide, StrategyType
 from shared.events import Leg, Quote
 
 COMBO_TICK = 0.01
+# bracket orders' sequence numbers in their refs, far from the exits' own 0, 1, 2 ...
+BRACKET_TP_SEQ = 900
+BRACKET_SL_SEQ = 901
+
+
+def bracket_refs(strategy_id: str) -> tuple[str, str]:
+    """The order refs of a strategy's take-profit and stop-loss orders."""
+    return (
+        order_ref(strategy_id, OrderPurpose.EXIT, BRACKET_TP_SEQ),
+        order_ref(strategy_id, OrderPurpose.EXIT, BRACKET_SL_SEQ),
+    )
+
+
+class OrderRole(enum.StrEnum):
+    """What an order does for its strategy; set by the code that builds it, it picks the
+    order's callbacks (``workflow.role_callbacks``) and is saved with it."""
+
+    ENTRY = "entry"  # opens a built strategy
+    BRACKET = "bracket"  # a standing take-profit or stop-loss exit placed after the entry
+    CLOSE = "close"  # closes all of it (a decision, or the operator's close-all)
+    REDUCE = "reduce"  # closes part of it
+    ROLL_COMBO = "roll_combo"  # one BAG: the old legs reversed and the new ones, new id
+    ROLL_CLOSE = "roll_close"  # a roll in two steps, first: close the old strategy, old id
+    ROLL_OPEN = "roll_open"  # a roll in two steps, second: open the new strategy, new id
+
+
+# the roles whose fills open the strategy the order is placed under
+OPENING_ROLES = frozenset({OrderRole.ENTRY, OrderRole.ROLL_COMBO, OrderRole.ROLL_OPEN})
 
 
 class OrderSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,6 +74,8 @@ class OrderSpec(msgspec.Struct, frozen=True, kw_only=True):
     take_profit: float | None = None  # an entry's bracket: closing-combo prices, signed net
     stop_loss: float | None = None
     stop: bool = False  # a stop order triggered at ``limit_price`` (a bracket's stop loss)
+    # None only in holdings saved before roles existed (``tables.holding_from_row`` fills it)
+    role: OrderRole | None = None
 
     @property
     def combo(self) -> bool:
@@ -53,6 +85,10 @@ class OrderSpec(msgspec.Struct, frozen=True, kw_only=True):
     def opened_legs(self) -> tuple[Leg, ...]:
         """The legs of the strategy the order opens (a roll combo's new legs); else all."""
         return self.legs[self.closes :]
+
+    def opens(self, strategy_id: str) -> bool:
+        """Whether this is the order opening ``strategy_id`` (its entry, or a roll into it)."""
+        return self.strategy_id == strategy_id and self.role in OPENING_ROLES
 
 
 def round_tick(price: float, tick: float = COMBO_TICK) -> float:
@@ -144,8 +180,3 @@ def reduce_units(quantity: int, ratio: float) -> int:
     if not 0 < ratio <= 1:
         raise ValueError(f"close_ratio must be in (0, 1], got {ratio}")
     return min(quantity, math.floor(quantity * ratio + 1e-9))
-
-
-def realized_pnl(entry_price: float, close_price: float, units: int, multiplier: int) -> float:
-    """Currency P&L of closing ``units`` opened at ``entry_price`` at ``close_price`` (signed)."""
-    return (entry_price + close_price) * multiplier * units

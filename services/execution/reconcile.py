@@ -20,6 +20,21 @@ class FindingKind(enum.StrEnum):
     MISMATCH = "mismatch"  # both hold it, in different quantities
 
 
+class BrokerPosition(msgspec.Struct, frozen=True, kw_only=True):
+    """One position as the broker reports it (signed contracts; IB's expiry text)."""
+
+    account: str
+    con_id: int
+    symbol: str
+    sec_type: str
+    right: str | None
+    strike: float | None
+    expiry: str | None
+    position: float
+    avg_cost: float
+    description: str = ""
+
+
 class Finding(msgspec.Struct, frozen=True, kw_only=True):
     kind: FindingKind
     con_id: int

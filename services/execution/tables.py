@@ -19,7 +19,9 @@ import msgspec
 import pyarrow as pa
 
 from services.execution.book import Holding
-from services.execution.reconcile import Finding
+from services.execution.orders import OrderRole, OrderSpec, bracket_refs
+from services.execution.reconcile import BrokerPosition, Finding
+from shared.enums import OrderPurpose
 from shared.events import (
     Event,
     ExitExecuted,
@@ -200,8 +202,31 @@ def holding_row(h: Holding, at: dt.datetime) -> dict[str, Any]:
     }
 
 
+def legacy_role(spec: OrderSpec) -> OrderRole:
+    """The role of an order saved before orders carried one, from what it was placed for."""
+    if spec.order_ref in bracket_refs(spec.strategy_id):
+        return OrderRole.BRACKET
+    match spec.purpose:
+        case OrderPurpose.ENTRY:
+            return OrderRole.ENTRY
+        case OrderPurpose.REDUCE:
+            return OrderRole.REDUCE
+        case OrderPurpose.EXIT:
+            return OrderRole.CLOSE
+    if spec.rolled_from is None:
+        return OrderRole.ROLL_CLOSE
+    return OrderRole.ROLL_COMBO if spec.closes else OrderRole.ROLL_OPEN
+
+
+def _with_role(spec: OrderSpec) -> OrderSpec:
+    return spec if spec.role else msgspec.structs.replace(spec, role=legacy_role(spec))
+
+
 def holding_from_row(row: dict[str, Any]) -> Holding:
-    return msgspec.json.decode(row["state"], type=Holding)
+    h = msgspec.json.decode(row["state"], type=Holding)
+    h.working = _with_role(h.working) if h.working else None
+    h.brackets = tuple(_with_role(b) for b in h.brackets)
+    return h
 
 
 def fill_row(ev: OrderFilled) -> dict[str, Any]:
@@ -286,20 +311,19 @@ def order_row(
     return row
 
 
-def position_rows(positions: Iterable[Any], at: dt.datetime) -> list[dict[str, Any]]:
-    """Rows of ib_async ``Position`` tuples (account, contract, position, avgCost)."""
+def position_rows(positions: Iterable[BrokerPosition], at: dt.datetime) -> list[dict[str, Any]]:
     return [
         {
             "as_of": at,
             "account": p.account,
-            "con_id": p.contract.conId,
-            "symbol": p.contract.symbol,
-            "sec_type": p.contract.secType,
-            "right": p.contract.right or None,
-            "strike": float(p.contract.strike) if p.contract.strike else None,
-            "expiry": p.contract.lastTradeDateOrContractMonth or None,
-            "position": float(p.position),
-            "avg_cost": float(p.avgCost),
+            "con_id": p.con_id,
+            "symbol": p.symbol,
+            "sec_type": p.sec_type,
+            "right": p.right,
+            "strike": p.strike,
+            "expiry": p.expiry,
+            "position": p.position,
+            "avg_cost": p.avg_cost,
         }
         for p in positions
     ]

@@ -6,10 +6,25 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 
-from ib_async import Bag, ComboLeg, Contract, LimitOrder, Option, Order, Stock, StopOrder, Ticker
+from ib_async import (
+    Bag,
+    ComboLeg,
+    Contract,
+    Fill,
+    LimitOrder,
+    Option,
+    Order,
+    Position,
+    Stock,
+    StopOrder,
+    Ticker,
+    Trade,
+)
 from ib_async import Index as IBIndex
 
+from services.execution.fills import Execution
 from services.execution.orders import OrderSpec, ib_order_terms
+from services.execution.reconcile import BrokerPosition
 from shared.enums import OrderSide, Right, SecType
 from shared.events import Bar, Leg, Quote
 
@@ -31,6 +46,10 @@ SEC_TYPE_FROM_IB: dict[str, SecType] = {
 EXCHANGE = "SMART"
 CURRENCY = "USD"
 INDEX_EXCHANGE = "CBOE"
+
+
+def right_to_ib(right: Right) -> str:
+    return IB_RIGHT[right]
 
 
 def ib_expiry(expiry: dt.date) -> str:
@@ -175,3 +194,71 @@ def describe(contract: Contract) -> str:
             f"{contract.strike:g}{contract.right}"
         )
     return f"{contract.symbol} {contract.secType}"
+
+
+class BrokerOrder:
+    """One order at the broker, read in the project's terms (its IB trade stays inside)."""
+
+    __slots__ = ("trade",)
+
+    def __init__(self, trade: Trade) -> None:
+        self.trade = trade
+
+    @property
+    def order_id(self) -> int:
+        return self.trade.order.orderId
+
+    @property
+    def perm_id(self) -> int | None:
+        return self.trade.order.permId or None
+
+    @property
+    def order_ref(self) -> str:
+        return self.trade.order.orderRef
+
+    @property
+    def status(self) -> str:
+        """IB's status string (``status_map.order_status`` reads it)."""
+        return self.trade.orderStatus.status
+
+    @property
+    def filled(self) -> float:
+        return self.trade.orderStatus.filled
+
+    @property
+    def remaining(self) -> float:
+        return self.trade.orderStatus.remaining
+
+    @property
+    def is_done(self) -> bool:
+        return self.trade.isDone()
+
+
+def execution_from_fill(fill: Fill) -> Execution:
+    ex = fill.execution
+    return Execution(
+        exec_id=ex.execId,
+        con_id=fill.contract.conId,
+        is_bag=fill.contract.secType == "BAG",
+        side=SIDE_FROM_EXEC.get(ex.side, OrderSide.BUY),
+        shares=float(ex.shares),
+        price=float(ex.price),
+        time=ex.time if ex.time else None,
+        order_ref=ex.orderRef,
+    )
+
+
+def position_from_ib(p: Position) -> BrokerPosition:
+    c = p.contract
+    return BrokerPosition(
+        account=p.account,
+        con_id=c.conId,
+        symbol=c.symbol,
+        sec_type=c.secType,
+        right=c.right or None,
+        strike=float(c.strike) if c.strike else None,
+        expiry=c.lastTradeDateOrContractMonth or None,
+        position=float(p.position),
+        avg_cost=float(p.avgCost),
+        description=describe(c),
+    )

@@ -1,7 +1,8 @@
 """The book of strategies, built from fills (never from intentions) and from exits.
 
 Every handler here is idempotent: fills are keyed by ``exec_id``, exits set absolute quantities,
-so a JetStream redelivery (in any order) leaves the book as it was.
+so a JetStream redelivery (in any order) leaves the book as it was. What a fill does is the one
+position fold of ``shared.domain.position``; every status move is checked against the lifecycle.
 
 Units: ``entry_price`` is the signed net price per unit (credit positive) averaged over the
 opening fills; ``realized_pnl`` is currency for the position.
@@ -14,6 +15,7 @@ import functools
 
 import msgspec
 
+from shared.domain.position import PositionState, apply_fill, fill_opens, move, price_within
 from shared.domain.strategy import payoff
 from shared.enums import (
     TERMINAL_ORDER_STATUSES,
@@ -28,7 +30,6 @@ from shared.events import (
     MULTIPLIER,
     ExitExecuted,
     Leg,
-    LegFill,
     OrderDenied,
     OrderFilled,
     OrderPlaced,
@@ -66,27 +67,24 @@ class Position(msgspec.Struct, kw_only=True):
     def is_open(self) -> bool:
         return self.status == StrategyStatus.OPEN and self.quantity > 0 and bool(self.legs)
 
+    def state(self) -> PositionState:
+        return PositionState(
+            strategy_id=self.strategy_id,
+            status=self.status,
+            quantity=self.quantity,
+            entry_price=self.entry_price,
+            realized_pnl=self.realized_pnl,
+            opened_at=self.opened_at,
+            closed_at=self.closed_at,
+        )
 
-def _leg_key(leg: Leg | LegFill) -> tuple[str, float, dt.date]:
-    return (leg.right.value, round(leg.strike, 4), leg.expiry)
-
-
-def net_fill_price(fill: OrderFilled, legs: list[Leg]) -> float:
-    """The fill's signed net price per unit for ``legs`` only (credit positive).
-
-    A roll combo fills the closing legs of the old strategy and the opening legs of the new one
-    in one order; its combo price mixes both, so the new strategy's price is rebuilt from the
-    per-leg fills of its own legs. Without usable leg fills the combo price is all there is.
-    """
-    wanted = {_leg_key(leg): leg for leg in legs}
-    mine = [lf for lf in fill.legs if _leg_key(lf) in wanted]
-    if len(mine) != len(wanted) or len(mine) == len(fill.legs):
-        return fill.price
-    total = 0.0
-    for lf in mine:
-        ratio = abs(wanted[_leg_key(lf)].quantity)
-        total += (lf.price if lf.side == OrderSide.SELL else -lf.price) * ratio
-    return total
+    def adopt(self, state: PositionState) -> None:
+        self.status = state.status
+        self.quantity = state.quantity
+        self.entry_price = state.entry_price
+        self.realized_pnl = state.realized_pnl
+        self.opened_at = state.opened_at
+        self.closed_at = state.closed_at
 
 
 def payoff_extremes(legs: list[Leg], entry_price: float) -> tuple[float, float]:
@@ -107,7 +105,7 @@ def _payoff_extremes(legs: tuple[Leg, ...], entry_price: float) -> tuple[float, 
     )
 
 
-class Book:
+class PositionBook:
     """Positions by strategy id, with the handlers that keep them true to the fills."""
 
     def __init__(self, positions: list[Position] | None = None) -> None:
@@ -175,52 +173,44 @@ class Book:
         return pos
 
     def on_order_filled(self, event: OrderFilled, now: dt.datetime) -> Position | None:
-        """Apply one execution; returns the position it changed, None for a repeat."""
+        """Apply one execution; returns the position it changed, None for a repeat.
+
+        Raises ``InvalidTransition`` for a fill the lifecycle forbids (a failed or closed
+        strategy opening again): nothing is applied.
+        """
         pos = self._get(event.strategy_id)
         if event.exec_id in pos.exec_ids:
             return None
-        pos.exec_ids.append(event.exec_id)
-        opening = event.purpose == OrderPurpose.ENTRY or (
-            event.purpose == OrderPurpose.ROLL and pos.rolled_from is not None
+        at = event.market_time or now
+        opening = fill_opens(event.purpose, event.rolled_from)
+        if opening and not pos.legs:
+            pos.legs = self._legs_of(event)
+        price = price_within(pos.legs, event.legs, event.price) if opening else event.price
+        applied = apply_fill(
+            pos.state(), event.purpose, event.rolled_from, event.quantity, price, at
         )
+        pos.adopt(applied.state)
+        pos.exec_ids.append(event.exec_id)
         pos.commission += event.commission
-        if opening:
-            self._open(pos, event, now)
-        else:
-            self._close(pos, event, now)
+        if pos.status is StrategyStatus.CLOSED:
+            pos.exit_working = False
         pos.updated_at = now
         return pos
 
-    def _open(self, pos: Position, event: OrderFilled, now: dt.datetime) -> None:
-        if not pos.legs:
-            # structure not seen yet (events out of order): the leg fills describe it
-            pos.legs = [
-                Leg(
-                    right=lf.right,
-                    strike=lf.strike,
-                    expiry=lf.expiry,
-                    quantity=(1 if lf.side == OrderSide.BUY else -1)
-                    * max(lf.quantity // max(event.quantity, 1), 1),
-                    con_id=lf.con_id,
-                )
-                for lf in event.legs
-            ]
-        price = net_fill_price(event, pos.legs)
-        total = pos.quantity + event.quantity
-        pos.entry_price = (pos.entry_price * pos.quantity + price * event.quantity) / total
-        pos.quantity = total
-        if pos.status in (StrategyStatus.PENDING, StrategyStatus.FAILED):
-            pos.status = StrategyStatus.OPEN
-            pos.opened_at = event.market_time or now
-
-    def _close(self, pos: Position, event: OrderFilled, now: dt.datetime) -> None:
-        closed = min(event.quantity, pos.quantity)
-        pos.realized_pnl += (pos.entry_price + event.price) * MULTIPLIER * closed
-        pos.quantity -= closed
-        if pos.quantity == 0 and pos.status == StrategyStatus.OPEN:
-            pos.status = StrategyStatus.CLOSED
-            pos.closed_at = event.market_time or now
-            pos.exit_working = False
+    @staticmethod
+    def _legs_of(event: OrderFilled) -> list[Leg]:
+        # structure not seen yet (events out of order): the leg fills describe it
+        return [
+            Leg(
+                right=lf.right,
+                strike=lf.strike,
+                expiry=lf.expiry,
+                quantity=(1 if lf.side == OrderSide.BUY else -1)
+                * max(lf.quantity // max(event.quantity, 1), 1),
+                con_id=lf.con_id,
+            )
+            for lf in event.legs
+        ]
 
     def on_exit_executed(self, event: ExitExecuted, now: dt.datetime) -> Position | None:
         pos = self.positions.get(event.strategy_id)
@@ -235,7 +225,6 @@ class Book:
             if event.realized_pnl is not None:
                 pos.realized_pnl = event.realized_pnl
         if pos.quantity == 0 and pos.status == StrategyStatus.OPEN:
-            pos.status = StrategyStatus.CLOSED
-            pos.closed_at = event.market_time or now
+            pos.adopt(move(pos.state(), StrategyStatus.CLOSED, event.market_time or now))
         pos.updated_at = now
         return pos

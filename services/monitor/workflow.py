@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Iterable
 
-from services.monitor.book import Book, Position
+from services.monitor.book import Position, PositionBook
 from services.monitor.ivhistory import FetchHistory, IVHistory
 from services.monitor.market import MarketState
 from services.monitor.valuation import SnapshotContext, build_snapshot, value_book
@@ -48,7 +48,7 @@ class PositionMonitoringWorkflow:
     ) -> None:
         self.config = config
         self.clock = clock
-        self.book = Book(list(positions))
+        self.book = PositionBook(list(positions))
         self.market = MarketState(config.universe.vix_symbol)
         self.iv_history = IVHistory(fetch_history, config.entry.iv_lookback_days)
         self.rate = rate

@@ -21,6 +21,19 @@ from shared.events import ChainProvided, Leg, Quote
 
 FloatArray = np.ndarray
 
+# how far out a chain must reach, in standard deviations of the move to expiry: 1.5 SD is
+# about delta 0.07, beyond the condor's 0.12 band edge, before the wing is added
+CHAIN_REACH_SD = 1.5
+MAX_STRIKES_AROUND = 100
+
+
+def strikes_around(price: float, iv: float, dte: int, wing: float, spacing: float = 1.0) -> int:
+    """Strikes to ask for on each side of the money so the builder finds its short strikes and
+    their wings: the expected move to ``dte`` at ``iv`` (annual) plus the wing, in strikes of
+    ``spacing`` dollars (the densest grid of index ETFs)."""
+    reach = price * iv * math.sqrt(max(dte, 1) / 365.0) * CHAIN_REACH_SD + wing
+    return min(math.ceil(reach / spacing) + 2, MAX_STRIKES_AROUND)
+
 
 class ComboQuote(msgspec.Struct, frozen=True):
     """Prices of a combo per unit (signed, credit positive).

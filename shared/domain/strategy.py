@@ -26,6 +26,7 @@ import msgspec
 import numpy as np
 
 from shared.enums import OrderPurpose, Right, StrategyStatus, StrategyType
+from shared.errors import Invalid
 from shared.events import MULTIPLIER, Leg, StrategyBuilt
 
 if TYPE_CHECKING:
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
 OptionLeg = Leg
 
 
-class InvalidTransition(ValueError):
-    """A lifecycle change the transition table does not allow."""
+class InvalidTransition(Invalid, ValueError):
+    """A lifecycle change the transition table does not allow (a message asking for it can
+    never be handled: dead-lettered with the reason)."""
 
 
 # The lifecycle (style.md: a transition table with a short reason on unusual rows).
@@ -97,19 +99,30 @@ class Strategy(msgspec.Struct, frozen=True, kw_only=True):
         return (self.entry_price + close_price) * MULTIPLIER
 
 
+def check_move(strategy_id: str, current: StrategyStatus, to: StrategyStatus) -> None:
+    """Raise InvalidTransition unless the table allows ``current -> to``."""
+    if (current, to) not in TRANSITIONS:
+        raise InvalidTransition(f"strategy {strategy_id}: {current} -> {to} is not allowed")
+
+
+def move_stamps(
+    opened_at: dt.datetime | None, to: StrategyStatus, at: dt.datetime
+) -> dict[str, dt.datetime]:
+    """The time stamps a move to ``to`` at ``at`` sets: opened once, closed on an end."""
+    stamps: dict[str, dt.datetime] = {}
+    if to is StrategyStatus.OPEN and opened_at is None:
+        stamps["opened_at"] = at
+    if to in (StrategyStatus.CLOSED, StrategyStatus.FAILED):
+        stamps["closed_at"] = at
+    return stamps
+
+
 def transition(
     strategy: Strategy, to: StrategyStatus, at: dt.datetime, reason: str = ""
 ) -> Strategy:
     """The strategy in status ``to``; raises InvalidTransition if the table does not allow it."""
-    if (strategy.status, to) not in TRANSITIONS:
-        raise InvalidTransition(
-            f"strategy {strategy.strategy_id}: {strategy.status} -> {to} is not allowed"
-        )
-    stamps: dict[str, dt.datetime] = {}
-    if to is StrategyStatus.OPEN and strategy.opened_at is None:
-        stamps["opened_at"] = at
-    if to in (StrategyStatus.CLOSED, StrategyStatus.FAILED):
-        stamps["closed_at"] = at
+    check_move(strategy.strategy_id, strategy.status, to)
+    stamps = move_stamps(strategy.opened_at, to, at)
     return msgspec.structs.replace(strategy, status=to, status_reason=reason, **stamps)
 
 

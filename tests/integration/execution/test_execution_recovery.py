@@ -17,6 +17,7 @@ from fixtures.processes import ServiceProcess, config_env, wait_for_ping
 from service_helpers import FAST_ORDERS, Tap, chain_of, condor_event, service_config
 
 import services.execution
+from services.execution.fills import Execution
 from services.ibsim.server import Simulator
 from shared.bus import Bus
 from shared.config import Config, SimConfig
@@ -141,23 +142,22 @@ async def test_combo_fill_without_a_bag_execution_is_built_from_the_leg_executio
     harness: Harness,
 ):
     # some gateways report only the legs of a combo fill: drop the BAG executions
-    ib = harness.client.ib
     manager = harness.orders
-    ib.execDetailsEvent -= manager._on_exec
+    executed = manager._executed
 
-    def legs_only(trade: Any, fill: Any) -> None:
-        if fill.contract.secType != "BAG":
-            manager._on_exec(trade, fill)
+    async def legs_only(wo: Any, execution: Execution) -> None:
+        if not execution.is_bag:
+            await executed(wo, execution)
 
-    ib.execDetailsEvent += legs_only
+    manager._executed = legs_only  # type: ignore[method-assign]
     chain = await harness.relay.on_chain_requested(
         ChainRequested(symbol="SPY", min_dte=35, max_dte=60, strikes_around=12)
     )
     ev = condor_event(OptionChain.from_event(chain), "legs-only", quantity=2)
-    await harness.flows.on_strategy_built(ev)
+    await harness.flows.entries.on_strategy_built(ev)
     fill = await harness.wait_for(OrderFilled, strategy_id="legs-only")
     await harness.wait_for(OrderStatusChanged, strategy_id="legs-only", status=OrderStatus.FILLED)
     assert fill.quantity == 2 and len(fill.legs) == 4
     signed = sum(lf.price if lf.side.value == "sell" else -lf.price for lf in fill.legs)
     assert abs(signed - fill.price) < 1e-6 and fill.price > 0  # a credit, from the legs
-    assert harness.flows.book.get("legs-only").held == 2
+    assert harness.book.get("legs-only").held == 2

@@ -66,8 +66,8 @@ async def built(h: Harness, sid: str, offset: float = 0.0, quantity: int = 2) ->
 
 async def test_built_condor_is_one_bag_order_filled_with_per_leg_prices(harness: Harness):
     ev = await built(harness, "ic-1")
-    await harness.flows.on_strategy_built(ev)
-    await harness.flows.on_strategy_built(ev)  # the same command delivered twice
+    await harness.flows.entries.on_strategy_built(ev)
+    await harness.flows.entries.on_strategy_built(ev)  # the same command delivered twice
     fill = await harness.wait_for(OrderStatusChanged, status=OrderStatus.FILLED)
     await harness.wait_for(OrderFilled, strategy_id="ic-1")
     assert len([o for o in harness.sim.orders if o.order_ref.startswith("v6:ic-1")]) == 1
@@ -84,7 +84,7 @@ async def test_built_condor_is_one_bag_order_filled_with_per_leg_prices(harness:
         assert abs(legs - f.price) < 0.011
         assert f.price > 0
     assert fill.filled == 2
-    holding = harness.flows.book.get("ic-1")
+    holding = harness.book.get("ic-1")
     assert holding.held == 2 and holding.status.value == "open"
 
 
@@ -95,7 +95,7 @@ async def test_limit_below_the_market_is_walked_and_fills(harness: Harness):
     ev = StrategyBuilt(
         **{**{f: getattr(ev, f) for f in ev.__struct_fields__}, "worst_price": natural - 0.05}
     )
-    await harness.flows.on_strategy_built(ev)
+    await harness.flows.entries.on_strategy_built(ev)
     await harness.wait_for(OrderStatusChanged, strategy_id="ic-walk", status=OrderStatus.FILLED)
     order = next(o for o in harness.sim.orders if o.order_ref.startswith("v6:ic-walk"))
     assert order.lmt_price > -ev.limit_price  # walked: asks less credit than at first
@@ -111,12 +111,12 @@ async def test_limit_that_never_becomes_marketable_is_cancelled_after_the_walk(
             "worst_price": ev.limit_price - 0.10,
         }
     )
-    await harness.flows.on_strategy_built(ev)
+    await harness.flows.entries.on_strategy_built(ev)
     done = await harness.wait_for(
         OrderStatusChanged, strategy_id="ic-never", status=OrderStatus.CANCELLED
     )
     assert "walk ended unfilled" in done.reason
-    assert harness.flows.book.get("ic-never").status.value == "failed"
+    assert harness.book.get("ic-never").status.value == "failed"
 
 
 async def test_market_data_reaches_the_bus_with_greeks_and_conflated(harness: Harness):
@@ -135,10 +135,10 @@ async def open_condor(h: Harness, sid: str, quantity: int = 2) -> None:
     ev = StrategyBuilt(
         **{**{f: getattr(ev, f) for f in ev.__struct_fields__}, "limit_price": ev.worst_price}
     )
-    await h.flows.on_strategy_built(ev)
+    await h.flows.entries.on_strategy_built(ev)
     await h.wait_for(OrderStatusChanged, strategy_id=sid, status=OrderStatus.FILLED)
     await h.wait_for(OrderFilled, strategy_id=sid)
-    while h.flows.book.get(sid).working is not None:  # noqa: ASYNC110 - the order's end
+    while h.book.get(sid).working is not None:  # noqa: ASYNC110 - the order's end
         await asyncio.sleep(0.02)
 
 
@@ -157,13 +157,15 @@ def decision(sid: str, action: Action, **kw: object) -> DecisionMade:
 
 async def test_reduce_then_close_produce_the_right_combos_and_exit_events(harness: Harness):
     await open_condor(harness, "ic-exit", quantity=4)
-    await harness.flows.execute_exit_decision(decision("ic-exit", Action.REDUCE, close_ratio=0.5))
+    await harness.flows.exits.execute_exit_decision(
+        decision("ic-exit", Action.REDUCE, close_ratio=0.5)
+    )
     reduced = await harness.wait_for(ExitExecuted, strategy_id="ic-exit")
     assert reduced.result is ExitResult.REDUCED
     assert (reduced.closed_quantity, reduced.remaining_quantity) == (2, 2)
     close = decision("ic-exit", Action.CLOSE)
-    await harness.flows.execute_exit_decision(close)
-    await harness.flows.execute_exit_decision(close)  # a second CLOSE while the first works
+    await harness.flows.exits.execute_exit_decision(close)
+    await harness.flows.exits.execute_exit_decision(close)  # a second CLOSE while the first works
     closed = await harness.wait_for(ExitExecuted, strategy_id="ic-exit", result=ExitResult.CLOSED)
     assert closed.realized_pnl is not None
     exits = [o for o in harness.sim.orders if o.order_ref.startswith("v6:ic-exit:")]
@@ -173,15 +175,15 @@ async def test_reduce_then_close_produce_the_right_combos_and_exit_events(harnes
 
 
 async def test_close_for_an_unknown_strategy_fails_with_a_reason(harness: Harness):
-    await harness.flows.execute_exit_decision(decision("nope", Action.CLOSE))
+    await harness.flows.exits.execute_exit_decision(decision("nope", Action.CLOSE))
     failed = await harness.wait_for(ExitExecuted, strategy_id="nope")
     assert failed.result is ExitResult.FAILED and "unknown" in failed.reason
 
 
 async def test_unknown_broker_position_raises_a_critical_alert(harness: Harness):
     await open_condor(harness, "ic-recon", quantity=1)
-    harness.flows.book.holdings.clear()  # the book forgets it: the broker still holds it
-    findings = await harness.flows.reconcile_positions()
+    harness.book.holdings.clear()  # the book forgets it: the broker still holds it
+    findings = await harness.svc.reconcile()
     assert len(findings) == 4
     alerts = harness.of(AlertRaised)
     assert len(alerts) == 4 and all(a.severity is Severity.CRITICAL for a in alerts)
@@ -200,7 +202,7 @@ async def test_bracket_take_profit_and_stop_are_one_oca_group_and_the_take_profi
         take_profit=round(closing_natural - 0.30, 2),  # marketable: it fills at once
         stop_loss=-20.0,
     )
-    await harness.flows.on_strategy_built(ev)
+    await harness.flows.entries.on_strategy_built(ev)
     closed = await harness.wait_for(ExitExecuted, strategy_id="ic-bracket")
     assert closed.result is ExitResult.CLOSED and closed.closed_quantity == 2
     entry, tp, sl = sorted(
@@ -216,7 +218,7 @@ async def test_bracket_take_profit_and_stop_are_one_oca_group_and_the_take_profi
         await asyncio.sleep(0.02)
     assert sl.status == "Cancelled"  # one of the group filled
     assert not [p for p in harness.sim.positions() if p.position]
-    assert harness.flows.book.get("ic-bracket").brackets == ()
+    assert harness.book.get("ic-bracket").brackets == ()
 
 
 async def test_alternative_entries_in_one_oca_group_cancel_each_other_at_the_broker(
@@ -228,11 +230,11 @@ async def test_alternative_entries_in_one_oca_group_cancel_each_other_at_the_bro
     marketable = msgspec.structs.replace(
         marketable, oca_group="alt-1", limit_price=marketable.worst_price
     )
-    await harness.flows.on_strategy_built(resting)
-    await harness.flows.on_strategy_built(marketable)
+    await harness.flows.entries.on_strategy_built(resting)
+    await harness.flows.entries.on_strategy_built(marketable)
     await harness.wait_for(OrderStatusChanged, strategy_id="oca-a", status=OrderStatus.FILLED)
     cancelled = await harness.wait_for(
         OrderStatusChanged, strategy_id="oca-b", status=OrderStatus.CANCELLED
     )
     assert "walk" not in cancelled.reason  # the broker cancelled it, not the walk's end
-    assert harness.flows.book.get("oca-b").status.value == "failed"
+    assert harness.book.get("oca-b").status.value == "failed"

@@ -19,7 +19,7 @@ from entry_factories import (
 from msgspec.structs import replace
 
 from services.entry.book import EntryBook
-from services.entry.lifecycle import Applied, Invalid, Unchanged, apply
+from services.entry.lifecycle import Applied, NotAllowed, Unchanged, apply
 from shared.enums import (
     Action,
     ExitResult,
@@ -111,7 +111,7 @@ def test_reduce_keeps_the_strategy_open_with_the_remaining_quantity():
 def test_a_fill_for_a_closed_strategy_is_an_invalid_transition_and_not_applied():
     closed = _status_after(filled(), exited())
     change = apply(closed, filled(cumulative=3, total_quantity=3), T1)
-    assert isinstance(change, Invalid)
+    assert isinstance(change, NotAllowed)
     book = EntryBook([closed])
     assert book.apply(filled(cumulative=3, total_quantity=3), T1) == []
     assert book.get("s1").status is StrategyStatus.CLOSED
@@ -136,7 +136,7 @@ def test_roll_replacement_becomes_a_new_open_strategy_linked_to_the_old_one():
     changed = book.apply(roll, T1)
     assert {r.strategy_id for r in changed} == {"s1", "s1-r1"}
     assert book.get("s1").status is StrategyStatus.CLOSING
-    book.apply(filled("s1-r1", purpose=OrderPurpose.ROLL), T1)
+    book.apply(filled("s1-r1", purpose=OrderPurpose.ROLL, rolled_from="s1"), T1)
     book.apply(exited(action=Action.ROLL, result=ExitResult.ROLLED, new_strategy_id="s1-r1"), T1)
     old, new = book.get("s1"), book.get("s1-r1")
     assert (old.status, old.rolled_into) == (StrategyStatus.CLOSED, "s1-r1")
@@ -192,7 +192,9 @@ def test_a_roll_combo_opens_the_replacement_with_its_own_legs_and_price():
         )
         for leg, p in zip([*old_reversed, *new_legs], [*PRICES, 1.0, 2.0, 1.7, 1.1], strict=True)
     ]
-    book.apply(filled("s1-r1", purpose=OrderPurpose.ROLL, price=0.3, legs=fills), T1)
+    book.apply(
+        filled("s1-r1", purpose=OrderPurpose.ROLL, rolled_from="s1", price=0.3, legs=fills), T1
+    )
     new = book.get("s1-r1")
     assert new.status is StrategyStatus.OPEN
     assert abs(new.fill_price - 1.6) < 1e-9  # -1.0 + 2.0 + 1.7 - 1.1: its own credit

@@ -10,7 +10,8 @@ import pytest
 from entry_factories import T0, condor_legs
 
 from services.entry.gateway import MarketDataUnavailable
-from services.entry.market import HistoryCache, QuoteCache, assemble, quote_price, strikes_around
+from services.entry.market import HistoryCache, QuoteCache, assemble, quote_price
+from shared.domain.chain import strikes_around
 from shared.enums import Right, SecType
 from shared.events import Bar, MarketDataUpdated, Quote
 

@@ -1,29 +1,39 @@
 import datetime as dt
 
-from services.execution.fills import ComboExecution, LegExecution
-from services.execution.orders import OrderSpec
-from services.execution.workflow import bracket_refs, opens, part_price, strikes_around
+from services.execution.orders import OrderRole, OrderSpec, bracket_refs
+from shared.domain.chain import strikes_around
+from shared.domain.position import own_net_price
 from shared.enums import OrderPurpose, OrderSide, Right
-from shared.events import Leg
+from shared.events import Leg, LegFill
 
 EXP = dt.date(2027, 1, 15)
 
 
-def test_part_price_nets_only_the_named_legs_per_unit_credit_positive():
-    combo = ComboExecution(
-        key_exec_id="b",
-        units=2,
-        side=OrderSide.BUY,
-        price=0.0,
-        legs=(
-            LegExecution(con_id=1, side=OrderSide.BUY, shares=2, price=1.0),
-            LegExecution(con_id=2, side=OrderSide.SELL, shares=2, price=3.0),
-            LegExecution(con_id=3, side=OrderSide.SELL, shares=4, price=0.5),
-        ),
-        exec_ids=("b",),
+def _leg(strike: float, quantity: int) -> Leg:
+    return Leg(right=Right.PUT, strike=strike, expiry=EXP, quantity=quantity)
+
+
+def _fill(strike: float, side: OrderSide, price: float, shares: int) -> LegFill:
+    return LegFill(
+        con_id=None,
+        right=Right.PUT,
+        strike=strike,
+        expiry=EXP,
+        side=side,
+        quantity=shares,
+        price=price,
     )
-    assert part_price(combo, [1, 2]) == 2.0  # the old legs: bought 1.00, sold 3.00
-    assert part_price(combo, [3]) == 1.0  # 2 contracts per unit at 0.50
+
+
+def test_part_price_nets_only_the_named_legs_per_unit_credit_positive():
+    # a 2-unit roll combo: the old legs (1, 2) closed, the new leg (3) two contracts per unit
+    fills = [
+        _fill(1, OrderSide.BUY, 1.0, 2),
+        _fill(2, OrderSide.SELL, 3.0, 2),
+        _fill(3, OrderSide.SELL, 0.5, 4),
+    ]
+    assert own_net_price([_leg(1, 1), _leg(2, -1)], fills) == 2.0  # bought 1.00, sold 3.00
+    assert own_net_price([_leg(3, -2)], fills) == 1.0  # 2 contracts per unit at 0.50
 
 
 def test_roll_chain_reaches_the_expected_move_and_the_wing():
@@ -35,12 +45,15 @@ def test_roll_chain_reaches_the_expected_move_and_the_wing():
 def test_only_an_entry_or_a_roll_into_it_opens_a_strategy():
     leg = Leg(right=Right.PUT, strike=500, expiry=EXP, quantity=1, con_id=1)
 
-    def spec(sid: str, purpose: OrderPurpose, rolled_from: str | None = None) -> OrderSpec:
+    def spec(
+        sid: str, purpose: OrderPurpose, role: OrderRole, rolled_from: str | None = None
+    ) -> OrderSpec:
         return OrderSpec(
             strategy_id=sid,
             symbol="SPY",
             order_ref="r",
             purpose=purpose,
+            role=role,
             legs=(leg,),
             quantity=1,
             limit_price=1.0,
@@ -48,9 +61,11 @@ def test_only_an_entry_or_a_roll_into_it_opens_a_strategy():
             rolled_from=rolled_from,
         )
 
-    assert opens(spec("a", OrderPurpose.ENTRY), "a")
-    assert opens(spec("a-r1", OrderPurpose.ROLL, rolled_from="a"), "a-r1")
-    assert not opens(spec("a-r1", OrderPurpose.ROLL, rolled_from="a"), "a")
-    assert not opens(spec("a", OrderPurpose.ROLL), "a")  # the old side of a two-step roll
-    assert not opens(spec("a", OrderPurpose.EXIT), "a")
+    assert spec("a", OrderPurpose.ENTRY, OrderRole.ENTRY).opens("a")
+    assert spec("a-r1", OrderPurpose.ROLL, OrderRole.ROLL_COMBO, rolled_from="a").opens("a-r1")
+    assert spec("a-r1", OrderPurpose.ROLL, OrderRole.ROLL_OPEN, rolled_from="a").opens("a-r1")
+    assert not spec("a-r1", OrderPurpose.ROLL, OrderRole.ROLL_COMBO, rolled_from="a").opens("a")
+    # the old side of a two-step roll
+    assert not spec("a", OrderPurpose.ROLL, OrderRole.ROLL_CLOSE).opens("a")
+    assert not spec("a", OrderPurpose.EXIT, OrderRole.CLOSE).opens("a")
     assert len(set(bracket_refs("a"))) == 2

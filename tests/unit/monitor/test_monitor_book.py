@@ -2,20 +2,20 @@ import math
 
 from monitor_factories import CALL_DEBIT, CONDOR, NOW, built, filled, placed
 
-from services.monitor.book import Book, payoff_extremes
+from services.monitor.book import PositionBook, payoff_extremes
 from shared.enums import ExitResult, OrderPurpose, StrategyStatus, StrategyType
 from shared.events import Action, ExitExecuted
 
 
-def _open_condor(quantity: int = 2) -> Book:
-    book = Book()
+def _open_condor(quantity: int = 2) -> PositionBook:
+    book = PositionBook()
     book.on_strategy_built(built(quantity=quantity))
     book.on_order_filled(filled(quantity=quantity), NOW)
     return book
 
 
 def test_book_is_built_from_fills_not_from_the_built_strategy() -> None:
-    book = Book()
+    book = PositionBook()
     book.on_strategy_built(built(quantity=3))
     assert book.open_positions() == []
     book.on_order_filled(filled(exec_id="e-1", quantity=1, price=1.20), NOW)
@@ -52,7 +52,9 @@ def test_roll_closes_the_old_strategy_and_opens_the_new_one() -> None:
         placed("s-1-r1", purpose=OrderPurpose.ROLL, rolled_from="s-1", order_ref="s-1-r1:roll")
     )
     assert book.positions["s-1"].exit_working
-    book.on_order_filled(filled("s-1-r1", exec_id="r-1", purpose=OrderPurpose.ROLL), NOW)
+    book.on_order_filled(
+        filled("s-1-r1", exec_id="r-1", purpose=OrderPurpose.ROLL, rolled_from="s-1"), NOW
+    )
     book.on_exit_executed(
         ExitExecuted(
             strategy_id="s-1",

@@ -1,6 +1,6 @@
 from monitor_factories import NOW, condor_market, filled, placed
 
-from services.monitor.book import Book
+from services.monitor.book import PositionBook
 from services.monitor.tables import (
     OPTION_SNAPSHOTS,
     POSITIONS,
@@ -12,7 +12,7 @@ from shared.storage import to_arrow
 
 
 def test_position_row_round_trips_through_the_table_schema() -> None:
-    book = Book()
+    book = PositionBook()
     book.on_order_placed(placed())
     pos = book.on_order_filled(filled(), NOW)
     pos.iv_at_entry, pos.vix_at_entry = 0.2, 18.0

@@ -13,13 +13,13 @@ from monitor_factories import (
     vix,
 )
 
-from services.monitor.book import Book
+from services.monitor.book import PositionBook
 from services.monitor.market import MarketState, PriceHistory
 from services.monitor.valuation import SnapshotContext, build_snapshot, value_book
 from shared.enums import StrategyType
 
 
-def _snapshot(book: Book, market: MarketState, now: dt.datetime = NOW):
+def _snapshot(book: PositionBook, market: MarketState, now: dt.datetime = NOW):
     positions = book.open_positions()
     valuation = value_book(positions, market, now, 0.04)
     ctx = SnapshotContext(
@@ -33,8 +33,8 @@ def _snapshot(book: Book, market: MarketState, now: dt.datetime = NOW):
     return build_snapshot(valuation, 0, ctx)
 
 
-def _condor_book(quantity: int = 2) -> Book:
-    book = Book()
+def _condor_book(quantity: int = 2) -> PositionBook:
+    book = PositionBook()
     book.on_strategy_built(built(quantity=quantity))
     book.on_order_filled(filled(quantity=quantity, price=1.20), NOW)
     return book
@@ -64,7 +64,7 @@ def test_credit_condor_that_gained_value_shows_negative_upl() -> None:
 
 
 def test_debit_spread_upl_sign_follows_money_made() -> None:
-    book = Book()
+    book = PositionBook()
     book.on_strategy_built(built(strategy_type=StrategyType.CALL_DEBIT_SPREAD, legs=CALL_DEBIT))
     book.on_order_filled(filled(price=-4.0, legs=CALL_DEBIT), NOW)
     quotes = [

@@ -4,6 +4,9 @@ Every order this service places carries an ``orderRef`` that is a pure function 
 strategy and the purpose, so before placing, the broker's open and completed orders are
 searched for it: a redelivered command or a restart after a crash re-attaches the existing
 order instead of sending a second one.
+
+What an order's fills and end do to the book depends on its ``role``: the manager calls the
+role's pair from the one table it is given (``workflow.role_callbacks``).
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import msgspec
-from ib_async import Fill, Trade
 
 from services.execution.fills import ComboExecution, Execution, FillMatcher
-from services.execution.ib_client import BrokerUnavailable, IBClient
+from services.execution.ib_client import IBClient
 from services.execution.orders import (
+    OrderRole,
     OrderSpec,
     ib_order_terms,
     net_from_ib,
@@ -27,10 +30,10 @@ from services.execution.orders import (
     walk_limits,
 )
 from services.execution.status_map import ErrorKind, error_kind, order_status
-from services.execution.translate import SIDE_FROM_EXEC, limit_order, order_contract
+from services.execution.translate import BrokerOrder
 from shared.config import OrdersConfig
 from shared.domain.strategy import derive_id
-from shared.enums import TERMINAL_ORDER_STATUSES, OrderSide, OrderStatus
+from shared.enums import TERMINAL_ORDER_STATUSES, OrderStatus
 from shared.events import (
     Event,
     LegFill,
@@ -52,7 +55,7 @@ class WorkingOrder:
     """One order of ours at the broker and what has happened to it so far."""
 
     spec: OrderSpec
-    trade: Trade | None
+    broker: BrokerOrder | None
     matcher: FillMatcher
     filled: int = 0
     announced: int = 0  # units whose OrderFilled is out (or was before a restart)
@@ -69,15 +72,25 @@ class WorkingOrder:
 
     @property
     def broker_order_id(self) -> int | None:
-        return self.trade.order.orderId if self.trade else None
+        return self.broker.order_id if self.broker else None
 
 
-FillCallback = Callable[[WorkingOrder, int, float, ComboExecution], Awaitable[None]]
+class Filled(msgspec.Struct, frozen=True, kw_only=True):
+    """One complete fill of a working order: ``units`` at the signed ``net`` per unit."""
+
+    units: int
+    net: float
+    key: str  # the fill's identity (its BAG execution): a replay applies nothing twice
+    legs: tuple[LegFill, ...]  # per leg, with the leg's total shares and price per share
+
+
+FillCallback = Callable[[WorkingOrder, Filled], Awaitable[None]]
 DoneCallback = Callable[[WorkingOrder], Awaitable[None]]
 
 
-@dataclass
-class _Hooks:
+class RoleCallbacks(msgspec.Struct, frozen=True):
+    """What the book does when an order of one role fills, and when it ends."""
+
     on_fill: FillCallback
     on_done: DoneCallback
 
@@ -99,42 +112,32 @@ class OrderManager:
         self.quotes = quotes
         self.recorded_fills = recorded_fills if recorded_fills is not None else set()
         self.working: dict[str, WorkingOrder] = {}
-        self._hooks: dict[str, _Hooks] = {}
+        # every role's callbacks: set once by the workflows (``workflow.role_callbacks``)
+        self.roles: Mapping[OrderRole, RoleCallbacks] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        ib = client.ib
-        ib.orderStatusEvent += self._on_status
-        ib.execDetailsEvent += self._on_exec
-        ib.errorEvent += self._on_error
+        client.on_order_status(self._on_status)
+        client.on_execution(self._on_exec)
+        client.on_error(self._on_error)
 
     # --- placing ------------------------------------------------------------------------
 
-    def find_at_broker(self, order_ref: str) -> Trade | None:
-        """The broker's order with this ref among the session's open and completed orders."""
-        for trade in self.client.ib.trades():
-            if trade.order.orderRef == order_ref:
-                return trade
-        return None
+    def _callbacks(self, wo: WorkingOrder) -> RoleCallbacks:
+        assert wo.spec.role is not None, f"{wo.spec.order_ref} has no role"
+        return self.roles[wo.spec.role]
 
     async def place(
-        self,
-        spec: OrderSpec,
-        on_fill: FillCallback,
-        on_done: DoneCallback,
-        *,
-        dry_run: bool = False,
-        correlation_id: str = "",
+        self, spec: OrderSpec, *, dry_run: bool = False, correlation_id: str = ""
     ) -> WorkingOrder:
         """Place ``spec`` unless an order with its ref exists (then re-attach); start the walk."""
         if spec.order_ref in self.working:
             return self.working[spec.order_ref]
         ratios = {leg.con_id or 0: abs(leg.quantity) for leg in spec.legs}
-        wo = WorkingOrder(spec=spec, trade=None, matcher=FillMatcher(ratios))
-        self._hooks[spec.order_ref] = _Hooks(on_fill, on_done)
+        wo = WorkingOrder(spec=spec, broker=None, matcher=FillMatcher(ratios))
         self.working[spec.order_ref] = wo
-        existing = self.find_at_broker(spec.order_ref)
+        existing = self.client.order_by_ref(spec.order_ref)
         if existing is not None:
             log.info("order found at the broker, re-attached", extra={"ref": spec.order_ref})
-            wo.trade = existing
+            wo.broker = existing
             # a crash may have come between placing and announcing: announced again, same id
             await self._publish_placed(wo, correlation_id, dry_run=False)
             await self._catch_up(wo)
@@ -147,12 +150,11 @@ class OrderManager:
             await self._finish(wo)
             return wo
         else:
-            if not self.client.ib.isConnected():
+            try:
+                wo.broker = self.client.place(spec)
+            except Exception:
                 del self.working[spec.order_ref]
-                raise BrokerUnavailable(f"cannot place {spec.order_ref}: IB not connected")
-            wo.trade = self.client.ib.placeOrder(
-                order_contract(spec), limit_order(spec, self.client.config.account)
-            )
+                raise
             await self._publish_placed(wo, correlation_id, dry_run=False)
         if not wo.done.is_set() and spec.natural_price is not None:
             wo.walk = asyncio.create_task(self._walk(wo), name=f"walk-{spec.order_ref}")
@@ -172,7 +174,7 @@ class OrderManager:
                 order_ref=spec.order_ref,
                 purpose=spec.purpose,
                 broker_order_id=wo.broker_order_id or 0,
-                perm_id=(wo.trade.order.permId or None) if wo.trade else None,
+                perm_id=wo.broker.perm_id if wo.broker else None,
                 combo=spec.combo,
                 side=side,
                 quantity=spec.quantity,
@@ -231,18 +233,15 @@ class OrderManager:
         return limits[min(step, len(limits) - 1)] if limits else None
 
     def _modify(self, wo: WorkingOrder, net_price: float) -> None:
-        trade = wo.trade
-        if trade is None or trade.isDone() or not self.client.ib.isConnected():
-            return
         _, ib_price = ib_order_terms(wo.spec.legs, net_price)
-        trade.order.lmtPrice = ib_price
-        self.client.ib.placeOrder(trade.contract, trade.order)
+        if wo.broker is None or not self.client.modify(wo.broker, ib_price):
+            return
         wo.spec = msgspec.structs.replace(wo.spec, limit_price=net_price)
         log.info("limit walked", extra={"ref": wo.spec.order_ref, "limit": net_price})
 
     def cancel(self, wo: WorkingOrder) -> None:
-        if wo.trade is not None and not wo.trade.isDone() and self.client.ib.isConnected():
-            self.client.ib.cancelOrder(wo.trade.order)
+        if wo.broker is not None:
+            self.client.cancel(wo.broker)
 
     # --- broker callbacks ---------------------------------------------------------------
 
@@ -256,21 +255,18 @@ class OrderManager:
         if not task.cancelled() and task.exception() is not None:
             log.error("order callback failed", exc_info=task.exception())
 
-    def _order_of(self, trade: Trade) -> WorkingOrder | None:
-        return self.working.get(trade.order.orderRef)
-
-    def _on_status(self, trade: Trade) -> None:
-        wo = self._order_of(trade)
+    def _on_status(self, order: BrokerOrder) -> None:
+        wo = self.working.get(order.order_ref)
         if wo is not None:
-            wo.trade = trade
+            wo.broker = order
             self._spawn(self._status_changed(wo))
 
-    def _on_exec(self, trade: Trade, fill: Fill) -> None:
-        wo = self._order_of(trade)
+    def _on_exec(self, order: BrokerOrder, execution: Execution) -> None:
+        wo = self.working.get(order.order_ref)
         if wo is not None:
-            self._spawn(self._executed(wo, fill))
+            self._spawn(self._executed(wo, execution))
 
-    def _on_error(self, req_id: int, code: int, message: str, _contract: object) -> None:
+    def _on_error(self, req_id: int, code: int, message: str) -> None:
         if error_kind(code) is not ErrorKind.ORDER_REJECTED:
             return
         for wo in self.working.values():
@@ -296,8 +292,8 @@ class OrderManager:
         await self._finish(wo)
 
     async def _status_changed(self, wo: WorkingOrder) -> None:
-        assert wo.trade is not None
-        st = wo.trade.orderStatus
+        assert wo.broker is not None
+        st = wo.broker
         status = order_status(st.status, st.filled, st.remaining)
         if wo.rejected and status is OrderStatus.CANCELLED:
             status = OrderStatus.REJECTED  # IB cancels what it refused: a rejection all the same
@@ -331,7 +327,7 @@ class OrderManager:
                 await self._filled(wo, combo)
 
     async def _publish_status(self, wo: WorkingOrder) -> None:
-        st = wo.trade.orderStatus if wo.trade else None
+        st = wo.broker
         await self.publish(
             OrderStatusChanged(
                 correlation_id=wo.spec.strategy_id,
@@ -353,21 +349,9 @@ class OrderManager:
         if wo.done.is_set():
             return
         wo.done.set()
-        hooks = self._hooks.get(wo.spec.order_ref)
-        if hooks is not None:
-            await hooks.on_done(wo)
+        await self._callbacks(wo).on_done(wo)
 
-    async def _executed(self, wo: WorkingOrder, fill: Fill) -> None:
-        ex = fill.execution
-        execution = Execution(
-            exec_id=ex.execId,
-            con_id=fill.contract.conId,
-            is_bag=fill.contract.secType == "BAG",
-            side=SIDE_FROM_EXEC.get(ex.side, OrderSide.BUY),
-            shares=float(ex.shares),
-            price=float(ex.price),
-            time=ex.time if ex.time else None,
-        )
+    async def _executed(self, wo: WorkingOrder, execution: Execution) -> None:
         for combo in wo.matcher.add(execution):
             await self._filled(wo, combo)
 
@@ -376,17 +360,30 @@ class OrderManager:
         net = net_from_ib(wo.spec.legs, combo.side, combo.price)
         wo.filled += units
         wo.fill_value += net * units
-        hooks = self._hooks.get(wo.spec.order_ref)
-        if hooks is not None:
-            # the book first (it ignores a fill it has): the order's end, which reads the book,
-            # may come before the commission report this fill's event waits for
-            await hooks.on_fill(wo, units, net, combo)
+        legs_by_con = {leg.con_id or 0: leg for leg in wo.spec.legs}
+        legs = tuple(
+            LegFill(
+                con_id=leg.con_id,
+                right=legs_by_con[leg.con_id].right,
+                strike=legs_by_con[leg.con_id].strike,
+                expiry=legs_by_con[leg.con_id].expiry,
+                side=leg.side,
+                quantity=round(leg.shares),
+                price=leg.price,
+            )
+            for leg in combo.legs
+            if leg.con_id in legs_by_con
+        )
+        # the book first (it ignores a fill it has): the order's end, which reads the book,
+        # may come before the commission report this fill's event waits for
+        await self._callbacks(wo).on_fill(
+            wo, Filled(units=units, net=net, key=combo.key_exec_id, legs=legs)
+        )
         if combo.key_exec_id in self.recorded_fills:
             wo.announced += units
             return  # recorded before a restart or reconnect: not published again
         self.recorded_fills.add(combo.key_exec_id)
         commission = await self._commission(combo.exec_ids)
-        legs_by_con = {leg.con_id or 0: leg for leg in wo.spec.legs}
         await self.publish(
             OrderFilled(
                 # one id per execution: a fill published again after a crash is de-duplicated
@@ -403,20 +400,9 @@ class OrderManager:
                 price=net,
                 cumulative_quantity=wo.filled,
                 total_quantity=wo.spec.quantity,
-                legs=[
-                    LegFill(
-                        con_id=leg.con_id,
-                        right=legs_by_con[leg.con_id].right,
-                        strike=legs_by_con[leg.con_id].strike,
-                        expiry=legs_by_con[leg.con_id].expiry,
-                        side=leg.side,
-                        quantity=round(leg.shares),
-                        price=leg.price,
-                    )
-                    for leg in combo.legs
-                    if leg.con_id in legs_by_con
-                ],
+                legs=list(legs),
                 commission=commission,
+                rolled_from=wo.spec.rolled_from,
             )
         )
         wo.announced += units
@@ -426,20 +412,20 @@ class OrderManager:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + COMMISSION_WAIT_S
         while True:
-            fills = {f.execution.execId: f for f in self.client.ib.fills()}
-            reports = [fills[i].commissionReport for i in exec_ids if i in fills]
-            if all(r.execId for r in reports) or loop.time() >= deadline:
-                return round(sum(r.commission for r in reports if r.execId), 6)
+            commission = self.client.commission(exec_ids)
+            if commission is not None:
+                return commission
+            if loop.time() >= deadline:
+                return self.client.commission(exec_ids, complete=False) or 0.0
             await asyncio.sleep(0.02)
 
     # --- resynchronisation --------------------------------------------------------------
 
     async def _catch_up(self, wo: WorkingOrder) -> None:
         """Feed the session's executions of ``wo`` (replayed after a connect) and its status."""
-        assert wo.trade is not None
-        for fill in sorted(self.client.ib.fills(), key=lambda f: f.time):
-            if fill.execution.orderRef == wo.spec.order_ref:
-                await self._executed(wo, fill)
+        assert wo.broker is not None
+        for execution in self.client.executions_of(wo.spec.order_ref):
+            await self._executed(wo, execution)
         await self._status_changed(wo)
 
     async def _ended_while_away(self, wo: WorkingOrder) -> bool:
@@ -449,15 +435,12 @@ class OrderManager:
         orders, but it replays the session's executions, and those are what moved money.
         """
         ref = wo.spec.order_ref
-        fills = sorted(
-            (f for f in self.client.ib.fills() if f.execution.orderRef == ref),
-            key=lambda f: f.time,
-        )
-        if not fills:
+        executions = self.client.executions_of(ref)
+        if not executions:
             return False
         log.info("order ended while away, settled from its executions", extra={"ref": ref})
-        for fill in fills:
-            await self._executed(wo, fill)
+        for execution in executions:
+            await self._executed(wo, execution)
         await self._settle_fills(wo, wo.spec.quantity, timeout_s=0.0)
         # the rest of a partly filled order that is no longer open was cancelled
         wo.status = OrderStatus.FILLED if wo.filled >= wo.spec.quantity else OrderStatus.CANCELLED
@@ -470,12 +453,12 @@ class OrderManager:
         for ref, wo in list(self.working.items()):
             if wo.done.is_set():
                 continue
-            trade = self.find_at_broker(ref)
-            if trade is None:
+            order = self.client.order_by_ref(ref)
+            if order is None:
                 if not await self._ended_while_away(wo):
                     log.warning("working order not found at the broker", extra={"ref": ref})
                 continue
-            wo.trade = trade
+            wo.broker = order
             await self._catch_up(wo)
 
     async def stop(self) -> None:
