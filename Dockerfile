@@ -5,6 +5,7 @@ ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
+COPY desk ./desk
 RUN pip install .
 # Tables and JetStream data live on a volume, never in the image
 ENV V6_DATA_ROOT=/data

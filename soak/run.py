@@ -16,9 +16,9 @@ from pathlib import Path
 import nats
 from nats.aio.msg import Msg
 
+from desk.cli.up import Supervisor
 from services.ibsim.server import Simulator
 from shared.bus import connect
-from shared.cli.up import Supervisor
 from shared.config import Config, load_config
 from shared.domain.calendar import next_session_open, session, trading_date
 from shared.events import EvaluateEntry, PositionClosed, PositionOpened, decode

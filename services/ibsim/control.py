@@ -28,20 +28,34 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import msgspec
 import nats
 from nats.aio.msg import Msg
 
+from services.ibsim.market import Market
+from services.ibsim.scenario import Scenario
 from shared.subjects import Subjects
-
-if TYPE_CHECKING:
-    from services.ibsim.server import Simulator
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[["Simulator", dict[str, Any]], None]
+
+class Controlled(Protocol):
+    """What the verbs act on: the ``Simulator`` (in ``server``, which starts this channel)."""
+
+    market: Market
+
+    def disconnect_all(self) -> None: ...
+
+    def reject_next_order(self, reason: str = ...) -> None: ...
+
+    def load_scenario(self, path: str | Path) -> Scenario: ...
+
+
+# a verb acts on the simulator; what it returns is ignored (the reply carries the state)
+Handler = Callable[[Controlled, dict[str, Any]], object]
 
 VERBS: dict[str, Handler] = {
     "set_price": lambda sim, b: sim.market.set_price(b["symbol"], float(b["price"])),
@@ -70,7 +84,7 @@ def decode_body(data: bytes) -> dict[str, Any]:
     return body
 
 
-def handle(sim: Simulator, verb: str, data: bytes) -> bytes:
+def handle(sim: Controlled, verb: str, data: bytes) -> bytes:
     """Apply one control request and build its reply."""
     try:
         VERBS[verb](sim, decode_body(data))
@@ -79,7 +93,7 @@ def handle(sim: Simulator, verb: str, data: bytes) -> bytes:
     return json.dumps({"ok": True, "state": sim.market.state()}).encode()
 
 
-def _callback(sim: Simulator, verb: str) -> Callable[[Msg], Awaitable[None]]:
+def _callback(sim: Controlled, verb: str) -> Callable[[Msg], Awaitable[None]]:
     async def on_request(msg: Msg) -> None:
         reply = handle(sim, verb, msg.data)
         if msg.reply:
@@ -89,7 +103,7 @@ def _callback(sim: Simulator, verb: str) -> Callable[[Msg], Awaitable[None]]:
 
 
 async def start_control(
-    sim: Simulator, nats_url: str, prefix: str = "v6"
+    sim: Controlled, nats_url: str, prefix: str = "v6"
 ) -> contextlib.AsyncExitStack:
     """Subscribe every verb; closing the returned stack drains the connection."""
     stack = contextlib.AsyncExitStack()

@@ -13,14 +13,14 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from services.ibsim import messages as m
-from services.ibsim.account import Position
-from services.ibsim.history import HistoryRequestError, select_bars
-from services.ibsim.instruments import NEW_YORK, Instrument
-from services.ibsim.market import Quote
-from services.ibsim.orders import Leg, OrderRejected, combo_quote
+from services.ibsim.account import Account, Position
+from services.ibsim.history import HistoryRequestError, SymbolHistory, select_bars
+from services.ibsim.instruments import NEW_YORK, Chain, Instrument
+from services.ibsim.market import Market, Quote
+from services.ibsim.orders import Leg, OrderBook, OrderRejected, SimOrder, combo_quote
 from services.ibsim.protocol import (
     MIN_CLIENT_VERSION,
     SERVER_VERSION,
@@ -33,6 +33,7 @@ from services.ibsim.protocol import (
 )
 from services.ibsim.requests import (
     ContractSpec,
+    OrderRequest,
     parse_place_order,
     parse_req_account_summary,
     parse_req_contract_details,
@@ -42,9 +43,6 @@ from services.ibsim.requests import (
     parse_req_sec_def_opt_params,
     parse_start_api,
 )
-
-if TYPE_CHECKING:
-    from services.ibsim.server import Simulator
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +68,33 @@ class Subscription:
     sent: dict[tuple[int, int], object] = field(default_factory=dict)
 
 
+class Gateway(Protocol):
+    """What a session asks of the gateway it serves (the ``Simulator``, in ``server``)."""
+
+    market: Market
+    account: Account
+    book: OrderBook
+
+    def register(self, client_id: int, session: Session) -> bool: ...
+
+    def unregister(self, session: Session) -> None: ...
+
+    def resolve_all(self, spec: ContractSpec) -> list[Instrument]: ...
+
+    def resolve(self, spec: ContractSpec) -> Instrument: ...
+
+    def describe(self, inst: Instrument) -> tuple[str, int]: ...
+
+    def chain(self, symbol: str) -> Chain | None: ...
+
+    def history(self, inst: Instrument) -> SymbolHistory: ...
+
+    def place_order(self, client_id: int, req: OrderRequest) -> SimOrder: ...
+
+
 class Session:
     def __init__(
-        self, sim: Simulator, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, sim: Gateway, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         self._sim = sim
         self._reader = reader

@@ -63,8 +63,9 @@ class PriceHistory:
         return (self._prices[-1] - ref) / ref if ref else 0.0
 
 
-class MarketState:
-    """Quotes by option key and con_id, underlying prices with history, VIX."""
+class LatestQuotes:
+    """The latest option quotes (by option key and by con_id), underlying prices with their
+    last hour of history, and VIX."""
 
     def __init__(self, vix_symbol: str = "VIX") -> None:
         self.vix_symbol = vix_symbol

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from services.monitor.book import Position, payoff_extremes
-from services.monitor.market import MarketState
+from services.monitor.market import LatestQuotes
 from shared.domain.calendar import dte, session, time_to_expiry, trading_date
 from shared.domain.optionmath import bs_greeks
 from shared.enums import Right
@@ -69,7 +69,7 @@ def _col(values: list[float | None]) -> NDArray[np.float64]:
 
 
 def value_book(
-    positions: Sequence[Position], market: MarketState, now: dt.datetime, rate: float
+    positions: Sequence[Position], market: LatestQuotes, now: dt.datetime, rate: float
 ) -> BookValuation:
     """Value every leg of ``positions`` at once and sum per strategy."""
     idx: list[int] = []
@@ -169,7 +169,7 @@ class SnapshotContext:
     """What a snapshot needs beyond the valuation: market-wide figures and the book totals."""
 
     now: dt.datetime
-    market: MarketState
+    market: LatestQuotes
     iv_stats: IVStatsFn
     portfolio_delta: float
     symbol_delta: dict[str, float]

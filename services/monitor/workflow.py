@@ -1,6 +1,6 @@
 """PositionMonitoringWorkflow: the monitor's logic, free of NATS and tables.
 
-The handlers feed it events; it keeps the book and the market state, values strategies and
+The handlers feed it events; it keeps the book and the latest quotes, values strategies and
 returns the snapshots to publish. Positions it changed (fills, exits, entry IV/VIX learnt on the
 first valuation) collect in ``changed`` for the handler to upsert into the positions table.
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from services.monitor.book import Position, PositionBook
 from services.monitor.ivhistory import FetchHistory, IVHistory
-from services.monitor.market import MarketState
+from services.monitor.market import LatestQuotes
 from services.monitor.valuation import SnapshotContext, build_snapshot, value_book
 from shared.clock import Clock
 from shared.config import Config
@@ -49,7 +49,7 @@ class PositionMonitoringWorkflow:
         self.config = config
         self.clock = clock
         self.book = PositionBook(list(positions))
-        self.market = MarketState(config.universe.vix_symbol)
+        self.market = LatestQuotes(config.universe.vix_symbol)
         self.iv_history = IVHistory(fetch_history, config.entry.iv_lookback_days)
         self.rate = rate
         self.producer = producer

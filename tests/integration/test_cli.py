@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from desk.cli.commands import send
+from desk.cli.status import discover
+from desk.cli.tap import tap
 from shared.bus import Bus
-from shared.cli.commands import send
-from shared.cli.status import discover
-from shared.cli.tap import tap
 from shared.config import Config
 from shared.events import CloseAll, Halt
 from shared.natsserver import free_port
@@ -39,7 +39,7 @@ async def test_v6_up_starts_nats_and_all_services_then_stops_cleanly(tmp_path: P
     env["V6__IB__PORT"] = str(free_port())
     log = open(tmp_path / "up.log", "wb")  # noqa: SIM115 - closed in finally
     up = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli.main", "up"],
+        [sys.executable, "-m", "desk.cli.main", "up"],
         cwd=tmp_path,
         env=env,
         stdout=log,

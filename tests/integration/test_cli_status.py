@@ -11,10 +11,10 @@ from pathlib import Path
 
 from fixtures.events import make
 
+from desk.cli.status import read_book, status
 from services.decision.tables import DECISIONS, decision_row
 from services.monitor.book import Position
 from services.monitor.tables import POSITION_SNAPSHOTS, POSITIONS, position_row, snapshot_row
-from shared.cli.status import read_book, status
 from shared.enums import Action, Right, StrategyStatus, StrategyType, Urgency
 from shared.events import DecisionMade, Leg, PositionSnapshot
 from shared.natsserver import free_port

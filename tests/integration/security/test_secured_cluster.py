@@ -10,8 +10,8 @@ import pytest
 from fixtures.events import make
 from security_helpers import wait_until
 
+from desk.cli.up import provision_as_admin
 from shared.bus import Delivery, connect, consumer, credentials
-from shared.cli.up import provision_as_admin
 from shared.config import NatsConfig, load_config
 from shared.events import DecisionMade, Event
 from shared.natsserver import NatsCluster

@@ -16,15 +16,15 @@ import nats
 import pytest
 from security_helpers import wait_until
 
+from desk.cli.status import discover
 from shared.bus.credentials import AUTH_CONF, connect_options
-from shared.cli.status import discover
 from shared.natsserver import free_port
 
 SERVICES = {"entry", "monitor", "decision", "execution"}
 
 
 def _v6(args: list[str], cwd: Path, env: dict[str, str], out: Any) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "shared.cli.main", *args]
+    argv = [sys.executable, "-m", "desk.cli.main", *args]
     return subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 

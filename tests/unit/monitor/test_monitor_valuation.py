@@ -14,12 +14,12 @@ from monitor_factories import (
 )
 
 from services.monitor.book import PositionBook
-from services.monitor.market import MarketState, PriceHistory
+from services.monitor.market import LatestQuotes, PriceHistory
 from services.monitor.valuation import SnapshotContext, build_snapshot, value_book
 from shared.enums import StrategyType
 
 
-def _snapshot(book: PositionBook, market: MarketState, now: dt.datetime = NOW):
+def _snapshot(book: PositionBook, market: LatestQuotes, now: dt.datetime = NOW):
     positions = book.open_positions()
     valuation = value_book(positions, market, now, 0.04)
     ctx = SnapshotContext(
@@ -40,8 +40,8 @@ def _condor_book(quantity: int = 2) -> PositionBook:
     return book
 
 
-def _market(*events) -> MarketState:
-    market = MarketState()
+def _market(*events) -> LatestQuotes:
+    market = LatestQuotes()
     for event in events:
         market.apply(event, NOW)
     return market

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"v6: {exc}", file=sys.stderr)
         return 2
 
-    from shared.cli.up import (
+    from desk.cli.up import (
         Supervisor,
         nats_url_for,
         provision_as_admin,
@@ -110,22 +110,22 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(provision_as_admin(config.nats, nats_url_for(config)))
             return 0
         case "tap":
-            from shared.cli.tap import tap
+            from desk.cli.tap import tap
 
             subject = args.subject or f"{config.nats.subject_prefix}.>"
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(tap(nats_url_for(config), subject, credentials_dir=creds))
             return 0
         case "status":
-            from shared.cli.status import status
+            from desk.cli.status import status
 
             url, root = nats_url_for(config), config.storage.data_root
             return asyncio.run(status(url, credentials_dir=creds, data_root=root))
         case "health":
-            from shared.cli.status import health
+            from desk.cli.status import health
 
             return asyncio.run(health(nats_url_for(config), args.service, credentials_dir=creds))
-    from shared.cli.commands import send
+    from desk.cli.commands import send
 
     return asyncio.run(send(config, nats_url_for(config), _command(args)))
 

@@ -124,7 +124,9 @@ class DecisionLine:
 
 
 @dataclass(frozen=True)
-class Book:
+class BookSummary:
+    """What `v6 status` shows of the book: one read of the monitor's and decision's tables."""
+
     open: list[OpenStrategy]
     closed: int
     realized_pnl: float  # of the closed strategies
@@ -154,7 +156,7 @@ async def _rows(
     return (await Table(uri, spec, delta).read(filters or [])).to_pylist()
 
 
-async def read_book(data_root: str, last: int = LAST_DECISIONS) -> Book:
+async def read_book(data_root: str, last: int = LAST_DECISIONS) -> BookSummary:
     """Open strategies with their latest P&L (monitor) and the last decisions (decision)."""
     # the services' table declarations: imported here so `v6 health` stays light
     from services.decision.tables import DECISIONS
@@ -188,7 +190,7 @@ async def read_book(data_root: str, last: int = LAST_DECISIONS) -> Book:
     decisions = sorted(
         await _rows(data_root, "decision", DECISIONS), key=lambda d: d["wall_time"], reverse=True
     )
-    return Book(
+    return BookSummary(
         open=open_strategies,
         closed=len(closed),
         realized_pnl=sum(p["realized_pnl"] or 0.0 for p in closed),
@@ -220,7 +222,7 @@ def _strategy_line(s: OpenStrategy) -> str:
     return f"{head} P&L {s.unrealized_pnl:+,.2f}{pct} as of {_time(s.as_of)}"
 
 
-def print_book(book: Book, out: TextIO = sys.stdout) -> None:
+def print_book(book: BookSummary, out: TextIO = sys.stdout) -> None:
     print(
         f"\nopen strategies: {len(book.open)}  unrealized P&L {book.unrealized_pnl:+,.2f}  "
         f"closed: {book.closed}  realized P&L {book.realized_pnl:+,.2f}",
