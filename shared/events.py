@@ -1,7 +1,8 @@
 """The event contract: every message that crosses the bus, and the one codec for all of them.
 
 Rules of evolution (style.md): add fields with defaults at the end of a Struct; never change a
-field's type; a breaking change is a new type. Wire messages ignore unknown fields.
+field's type; a breaking change is a new type. Wire messages ignore unknown fields. Where each
+type travels (subject, stream, publisher, readers) is declared in ``shared/routes.py``.
 
 Units used everywhere:
 - prices are per share (an option premium of 1.25 is 125 currency per contract);
@@ -18,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 import msgspec
 
@@ -63,9 +64,6 @@ class Event(msgspec.Struct, frozen=True, tag=True, kw_only=True):
     schema: int = SCHEMA_VERSION
     wall_time: dt.datetime = msgspec.field(default_factory=_utcnow)
     market_time: dt.datetime | None = None
-
-    # the subject family; subjects.py appends the key (symbol, strategy id, severity, verb)
-    family: ClassVar[str] = ""
 
 
 # --- value objects carried inside events -------------------------------------------------------
@@ -158,7 +156,6 @@ class Bar(msgspec.Struct, frozen=True, array_like=True):
 class EntrySignalEvaluated(Event, frozen=True, kw_only=True):
     """Every entry evaluation, accepted or rejected, with each check and its figures."""
 
-    family: ClassVar[str] = "signal"
     signal_id: str
     symbol: str
     accepted: bool
@@ -176,7 +173,6 @@ class EntrySignalEvaluated(Event, frozen=True, kw_only=True):
 class StrategyBuilt(Event, frozen=True, kw_only=True):
     """A concrete strategy to open (or a roll's replacement), sent as one combo order."""
 
-    family: ClassVar[str] = "strategy.built"
     strategy_id: str
     symbol: str
     strategy_type: StrategyType
@@ -218,7 +214,6 @@ class StrategyBuilt(Event, frozen=True, kw_only=True):
 
 
 class OrderPlaced(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "order.placed"
     strategy_id: str
     order_ref: str
     purpose: OrderPurpose
@@ -236,7 +231,6 @@ class OrderPlaced(Event, frozen=True, kw_only=True):
 
 
 class OrderStatusChanged(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "order.status"
     strategy_id: str
     order_ref: str
     purpose: OrderPurpose
@@ -252,7 +246,6 @@ class OrderStatusChanged(Event, frozen=True, kw_only=True):
 class OrderFilled(Event, frozen=True, kw_only=True):
     """One execution of a (combo) order; ``price`` is the signed net price per unit."""
 
-    family: ClassVar[str] = "order.status"
     strategy_id: str
     order_ref: str
     purpose: OrderPurpose
@@ -273,7 +266,6 @@ class OrderFilled(Event, frozen=True, kw_only=True):
 class OrderRejected(Event, frozen=True, kw_only=True):
     """The broker said no."""
 
-    family: ClassVar[str] = "order.status"
     strategy_id: str
     order_ref: str
     purpose: OrderPurpose
@@ -285,7 +277,6 @@ class OrderRejected(Event, frozen=True, kw_only=True):
 class OrderDenied(Event, frozen=True, kw_only=True):
     """v6 refused to send (validation, circuit breaker, halt, duplicate)."""
 
-    family: ClassVar[str] = "order.status"
     strategy_id: str
     order_ref: str
     purpose: OrderPurpose
@@ -293,7 +284,6 @@ class OrderDenied(Event, frozen=True, kw_only=True):
 
 
 class ExitExecuted(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "exit"
     strategy_id: str
     action: Action
     result: ExitResult
@@ -308,7 +298,6 @@ class ExitExecuted(Event, frozen=True, kw_only=True):
 
 
 class BrokerConnectionChanged(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "broker"
     state: BrokerState
     detail: str = ""
 
@@ -316,13 +305,11 @@ class BrokerConnectionChanged(Event, frozen=True, kw_only=True):
 class MarketDataUpdated(Event, frozen=True, kw_only=True):
     """Conflated quotes of one underlying's instruments (the underlying, options, or VIX)."""
 
-    family: ClassVar[str] = "md"
     symbol: str
     quotes: list[Quote]
 
 
 class BrokerPositionsReconciled(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "reconciled"
     matched: int
     unknown: int
     missing: int
@@ -341,7 +328,6 @@ class PositionSnapshot(Event, frozen=True, kw_only=True):
     the maximum profit of a credit spread is earned, for credit and debit positions alike.
     """
 
-    family: ClassVar[str] = "position"
     strategy_id: str
     symbol: str
     strategy_type: StrategyType
@@ -385,14 +371,12 @@ class PositionSnapshot(Event, frozen=True, kw_only=True):
 
 
 class PositionOpened(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "book"
     strategy_id: str
     symbol: str
     quantity: int
 
 
 class PositionClosed(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "book"
     strategy_id: str
     symbol: str
     realized_pnl: float
@@ -402,7 +386,6 @@ class PositionClosed(Event, frozen=True, kw_only=True):
 
 
 class DecisionMade(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "decision"
     decision_id: str
     strategy_id: str
     symbol: str
@@ -424,7 +407,6 @@ class DecisionMade(Event, frozen=True, kw_only=True):
 
 
 class AlertRaised(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "alert"
     alert_id: str
     severity: Severity
     title: str
@@ -436,7 +418,6 @@ class AlertRaised(Event, frozen=True, kw_only=True):
 
 
 class AlertStatusChanged(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "alert.status"
     alert_id: str
     status: AlertStatus
     note: str = ""
@@ -446,7 +427,6 @@ class AlertStatusChanged(Event, frozen=True, kw_only=True):
 
 
 class Command(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "cmd"
     verb: ClassVar[str] = ""
 
 
@@ -489,7 +469,6 @@ class ResolveAlert(Command, frozen=True, kw_only=True):
 
 
 class ChainRequested(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "rpc.chain"
     symbol: str
     min_dte: int
     max_dte: int
@@ -497,7 +476,6 @@ class ChainRequested(Event, frozen=True, kw_only=True):
 
 
 class ChainProvided(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "rpc.chain"
     symbol: str
     underlying_price: float
     expiries: list[dt.date]
@@ -507,14 +485,12 @@ class ChainProvided(Event, frozen=True, kw_only=True):
 
 
 class HistoryRequested(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "rpc.history"
     symbol: str
     what: str = "TRADES"  # TRADES | OPTION_IMPLIED_VOLATILITY | MIDPOINT | HISTORICAL_VOLATILITY
     duration: str = "1 Y"
 
 
 class HistoryProvided(Event, frozen=True, kw_only=True):
-    family: ClassVar[str] = "rpc.history"
     symbol: str
     what: str
     bars: list[Bar]
@@ -527,7 +503,6 @@ class HistoryProvided(Event, frozen=True, kw_only=True):
 class DeadLettered(Event, frozen=True, kw_only=True):
     """A message a service could not decode or handle, kept with the reason and raw bytes."""
 
-    family: ClassVar[str] = "dlq"
     service: str
     subject: str
     error_type: str
@@ -538,38 +513,6 @@ class DeadLettered(Event, frozen=True, kw_only=True):
 
 
 # --- the codec -------------------------------------------------------------------------------
-
-EVENT_TYPES: tuple[type[Event], ...] = (
-    EntrySignalEvaluated,
-    StrategyBuilt,
-    OrderPlaced,
-    OrderStatusChanged,
-    OrderFilled,
-    OrderRejected,
-    OrderDenied,
-    ExitExecuted,
-    BrokerConnectionChanged,
-    MarketDataUpdated,
-    BrokerPositionsReconciled,
-    PositionSnapshot,
-    PositionOpened,
-    PositionClosed,
-    DecisionMade,
-    AlertRaised,
-    AlertStatusChanged,
-    CloseAll,
-    Halt,
-    Resume,
-    EvaluateEntry,
-    SnapshotNow,
-    AcknowledgeAlert,
-    ResolveAlert,
-    ChainRequested,
-    ChainProvided,
-    HistoryRequested,
-    HistoryProvided,
-    DeadLettered,
-)
 
 AnyEvent = (
     EntrySignalEvaluated
@@ -602,6 +545,8 @@ AnyEvent = (
     | HistoryProvided
     | DeadLettered
 )
+# every concrete event type, as the codec knows them
+EVENT_TYPES: tuple[type[Event], ...] = get_args(AnyEvent)
 
 _encoder = msgspec.msgpack.Encoder()
 

@@ -17,7 +17,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from nats.errors import NoRespondersError
 from nats.micro import add_service
@@ -27,8 +27,8 @@ from shared.bus import Bus, connect, consumer, consumers_of, ensure_streams
 from shared.bus.client import CoreHandler, Handler
 from shared.clock import Clock, MarketClock, WallClock
 from shared.config import Config, ConfigError, load_config
-from shared.events import AnyEvent
 from shared.logging import setup_logging
+from shared.routes import consumed, route_of
 from shared.storage import BatchWriter, Table, TableSpec
 from shared.subjects import Subjects
 
@@ -77,12 +77,18 @@ class Runtime:
 
     # --- what a service's wire() calls ------------------------------------------------------
 
-    async def consume(self, stream: str, handler: Handler, types: Any = AnyEvent) -> None:
-        """Consume this service's durable consumer on ``stream`` (declared in bus/streams.py).
+    async def consume(self, stream: str, handler: Handler, types: Any) -> None:
+        """Consume this service's durable consumer on ``stream`` (routed in shared/routes.py).
 
-        Handlers queue rows with ``writers[name].add(...)`` and need not await them: the batch's
-        rows are committed before its messages are acked.
+        ``types`` (one event type or a union) must be the types the route table sends this
+        consumer: one routed here but not decoded would be dead-lettered, one decoded but not
+        routed here never arrives. Handlers queue rows with ``writers[name].add(...)`` and need
+        not await them: the batch's rows are committed before its messages are acked.
         """
+        decoded, routed = set(get_args(types) or (types,)), set(consumed(self.name, stream))
+        if decoded != routed:
+            names = sorted(t.__name__ for t in decoded ^ routed)
+            raise ValueError(f"{self.name} on {stream}: not as in shared/routes.py: {names}")
         await self.bus.consume(consumer(self.name, stream), handler, types, self.flush_writers)
 
     def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
@@ -98,8 +104,16 @@ class Runtime:
         """Commit every table's pending rows (the bus calls it before acking a batch)."""
         await asyncio.gather(*(w.flush() for w in self.writers.values()))
 
-    async def subscribe(self, subject: str, handler: CoreHandler, types: Any = AnyEvent) -> None:
-        await self.bus.subscribe(subject, handler, types)
+    async def subscribe(self, handler: CoreHandler, types: Any) -> None:
+        """Subscribe (core NATS, latest value wins) to the subjects of the route of ``types``,
+        which must name this service among its subscribers (shared/routes.py)."""
+        decoded = set(get_args(types) or (types,))
+        route = route_of(next(iter(decoded)))
+        if self.name not in route.subscribers or decoded != set(route.types):
+            names = sorted(t.__name__ for t in decoded)
+            raise ValueError(f"{self.name} subscribing to {names}: not in shared/routes.py")
+        for pattern in route.patterns():
+            await self.bus.subscribe(self.subjects.pattern(pattern), handler, types)
 
     def every(
         self, seconds: float, fn: Callable[[], Awaitable[None]], clock: Clock | None = None

@@ -1,8 +1,11 @@
-"""The only place that builds subject strings (architecture.md, "Subjects")."""
+"""The only place that builds subject strings (architecture.md, "Subjects"), from the families
+of the route table (``shared/routes.py``)."""
 
 from __future__ import annotations
 
-from shared.events import Command, Event
+from shared import events as ev
+from shared.events import Event
+from shared.routes import COMMAND_FAMILY, SIM_FAMILY, route_of
 
 DEFAULT_PREFIX = "v6"
 
@@ -16,59 +19,62 @@ class Subjects:
     def _s(self, *parts: str) -> str:
         return ".".join((self.prefix, *parts))
 
+    def _of(self, cls: type[Event], key: str | None = None) -> str:
+        return self._s(route_of(cls).subject(key))
+
     def signal(self, symbol: str) -> str:
-        return self._s("signal", symbol)
+        return self._of(ev.EntrySignalEvaluated, symbol)
 
     def strategy_built(self, symbol: str) -> str:
-        return self._s("strategy", "built", symbol)
+        return self._of(ev.StrategyBuilt, symbol)
 
     def order_placed(self, strategy_id: str) -> str:
-        return self._s("order", "placed", strategy_id)
+        return self._of(ev.OrderPlaced, strategy_id)
 
     def order_status(self, strategy_id: str) -> str:
-        return self._s("order", "status", strategy_id)
+        return self._of(ev.OrderStatusChanged, strategy_id)
 
     def position(self, strategy_id: str) -> str:
-        return self._s("position", strategy_id)
+        return self._of(ev.PositionSnapshot, strategy_id)
 
     def book(self, strategy_id: str) -> str:
-        return self._s("book", strategy_id)
+        return self._of(ev.PositionOpened, strategy_id)
 
     def decision(self, strategy_id: str) -> str:
-        return self._s("decision", strategy_id)
+        return self._of(ev.DecisionMade, strategy_id)
 
     def exit(self, strategy_id: str) -> str:
-        return self._s("exit", strategy_id)
+        return self._of(ev.ExitExecuted, strategy_id)
 
     def alert(self, severity: str) -> str:
-        return self._s("alert", severity)
+        return self._of(ev.AlertRaised, severity)
 
     def alert_status(self, alert_id: str) -> str:
-        return self._s("alert", "status", alert_id)
+        return self._of(ev.AlertStatusChanged, alert_id)
 
     def md(self, symbol: str) -> str:
-        return self._s("md", symbol)
+        return self._of(ev.MarketDataUpdated, symbol)
 
     def cmd(self, verb: str) -> str:
-        return self._s("cmd", verb)
+        return self._s(COMMAND_FAMILY, verb)
 
     def dlq(self, service: str) -> str:
-        return self._s("dlq", service)
+        return self._of(ev.DeadLettered, service)
 
     def broker(self) -> str:
-        return self._s("broker", "state")
+        return self._of(ev.BrokerConnectionChanged)
 
     def reconciled(self) -> str:
-        return self._s("broker", "reconciled")
+        return self._of(ev.BrokerPositionsReconciled)
 
     def rpc_chain(self) -> str:
-        return self._s("rpc", "chain")
+        return self._of(ev.ChainRequested)
 
     def rpc_history(self) -> str:
-        return self._s("rpc", "history")
+        return self._of(ev.HistoryRequested)
 
     def sim(self, verb: str) -> str:
-        return self._s("sim", verb)
+        return self._s(SIM_FAMILY, verb)
 
     def all(self) -> str:
         return self._s(">")
@@ -77,42 +83,13 @@ class Subjects:
         """e.g. wildcard("order") -> "v6.order.>"."""
         return self._s(*parts, ">")
 
-    def for_command(self, command: Command) -> str:
-        return self.cmd(type(command).verb)
+    def pattern(self, relative: str) -> str:
+        """A subject or pattern of the route table (relative to the prefix), made absolute."""
+        return self._s(relative)
 
     def for_event(self, event: Event) -> str:
-        """The subject an event is published on, from its family and its key field."""
-        from shared import events as ev
-
-        match event:
-            case ev.EntrySignalEvaluated():
-                return self.signal(event.symbol)
-            case ev.StrategyBuilt():
-                return self.strategy_built(event.symbol)
-            case ev.OrderPlaced():
-                return self.order_placed(event.strategy_id)
-            case ev.OrderStatusChanged() | ev.OrderFilled() | ev.OrderRejected() | ev.OrderDenied():
-                return self.order_status(event.strategy_id)
-            case ev.ExitExecuted():
-                return self.exit(event.strategy_id)
-            case ev.PositionSnapshot():
-                return self.position(event.strategy_id)
-            case ev.PositionOpened() | ev.PositionClosed():
-                return self.book(event.strategy_id)
-            case ev.DecisionMade():
-                return self.decision(event.strategy_id)
-            case ev.AlertRaised():
-                return self.alert(event.severity.value)
-            case ev.AlertStatusChanged():
-                return self.alert_status(event.alert_id)
-            case ev.MarketDataUpdated():
-                return self.md(event.symbol)
-            case ev.BrokerConnectionChanged():
-                return self.broker()
-            case ev.BrokerPositionsReconciled():
-                return self.reconciled()
-            case ev.Command():
-                return self.for_command(event)
-            case ev.DeadLettered():
-                return self.dlq(event.service)
-        raise ValueError(f"{type(event).__name__} has no publish subject (request/reply only)")
+        """The subject an event is published on: its route's family and the value of its key."""
+        route = route_of(type(event))
+        if type(event) is route.reply:
+            raise ValueError(f"{type(event).__name__} has no publish subject (a reply)")
+        return self._s(route.subject(route.key_of(event)))

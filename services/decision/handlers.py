@@ -101,4 +101,4 @@ async def wire(rt: Runtime) -> None:
     await handlers.republish_working()
     await rt.consume("exits", handlers.on_exit_executed, ExitExecuted)
     await rt.consume("commands", handlers.on_alert_command, AcknowledgeAlert | ResolveAlert)
-    await rt.subscribe(rt.subjects.wildcard("position"), handlers.on_snapshot, PositionSnapshot)
+    await rt.subscribe(handlers.on_snapshot, PositionSnapshot)

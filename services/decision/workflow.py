@@ -5,8 +5,9 @@ Each snapshot goes through the rule engine with the strategy's remembered ``Stra
 back as an ``Outcome``; the handler stores first and publishes second, so a crash in between
 republishes the same decision (same id, de-duplicated by JetStream) instead of losing it.
 
-Ids: a decision's id (and its event id, the JetStream message id) comes from the strategy, a
-per-strategy decision sequence kept in the state table, the action and the rule.
+Ids: a decision's id (and its event id, the JetStream message id) and its alert's are made by
+``shared.domain`` (``decision_id``, ``alert_id``) from the strategy's decision sequence, kept
+in the state table, so a replay or a republish after a restart repeats them.
 
 De-duplication: once a non-HOLD decision is made the state says "exit working" and the engine
 holds repeats of it (only a more urgent decision goes out) until execution reports the exit
@@ -17,7 +18,6 @@ holds repeats of it (only a more urgent decision goes out) until execution repor
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -27,7 +27,6 @@ from shared.clock import Clock
 from shared.config import Config
 from shared.domain.alerts import Alert, AlertBook, alert_for, alert_for_rule_error
 from shared.domain.rules import (
-    Decision,
     DecisionEngine,
     DeltaLimits,
     StrategyState,
@@ -54,14 +53,6 @@ class StoredState(msgspec.Struct, kw_only=True):
     state: StrategyState
     last_decision: DecisionMade | None = None
     decisions: int = 0
-
-
-def decision_id(strategy_id: str, sequence: int, decision: Decision) -> str:
-    """Stable across replays and restarts (the sequence is stored), and new for a decision made
-    again after a failed exit even when the market data, and so the snapshot time, is unchanged
-    (an id from the snapshot time would be dropped by JetStream as a duplicate)."""
-    key = f"{strategy_id}|{sequence}|{decision.action}|{decision.rule}"
-    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 @dataclass
@@ -115,20 +106,11 @@ class DecisionWorkflow:
         )
         if decision.action is not Action.HOLD:
             stored.decisions += 1
-            ident = decision_id(snapshot.strategy_id, stored.decisions, decision)
-            event = to_event(decision, snapshot, now, PRODUCER)
-            # the message id JetStream de-duplicates on is the decision id
-            outcome.decision = stored.last_decision = msgspec.structs.replace(
-                event, event_id=ident, decision_id=ident
-            )
-            alert = alert_for(decision, snapshot, now)
-            alert_id = f"alert-{ident}"
-            outcome.alerts.append(
-                msgspec.structs.replace(alert, alert_id=alert_id, event_id=alert_id)
-            )
+            event = to_event(decision, snapshot, now, stored.decisions, PRODUCER)
+            outcome.decision = stored.last_decision = event
+            outcome.alerts.append(alert_for(decision, snapshot, now, stored.decisions))
         elif self.config.decision.publish_holds:
-            event = to_event(decision, snapshot, now, PRODUCER)
-            outcome.decision = msgspec.structs.replace(event, event_id=event.decision_id)
+            outcome.decision = to_event(decision, snapshot, now, stored.decisions, PRODUCER)
         if stored != previous:
             outcome.stored = self.stored[snapshot.strategy_id] = stored
         for alert in outcome.alerts:

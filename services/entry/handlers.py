@@ -113,9 +113,7 @@ async def wire(runtime: Runtime) -> None:
         store,
     )
     handlers = EntryHandlers(workflow, store, clock, await store.load_halt())
-    await runtime.subscribe(
-        runtime.subjects.wildcard("md"), handlers.on_market_data, MarketDataUpdated
-    )
+    await runtime.subscribe(handlers.on_market_data, MarketDataUpdated)
     await runtime.consume("orders", handlers.on_strategy_event, OrderEvent)
     await runtime.consume("exits", handlers.on_strategy_event, ExitExecuted)
     await runtime.consume("commands", handlers.on_command, EntryCommand)

@@ -165,10 +165,8 @@ async def wire(rt: Runtime) -> None:
     handlers = MonitorHandlers(rt, clock, [position_from_row(r) for r in rows])
     log.info("book restored", extra={"open": len(handlers.workflow.book.open_positions())})
     cfg = rt.config.monitor
-    await rt.subscribe(rt.subjects.wildcard("md"), handlers.on_market_data, MarketDataUpdated)
-    await rt.subscribe(
-        rt.subjects.wildcard("strategy", "built"), handlers.on_strategy_built, StrategyBuilt
-    )
+    await rt.subscribe(handlers.on_market_data, MarketDataUpdated)
+    await rt.subscribe(handlers.on_strategy_built, StrategyBuilt)
     await rt.consume("orders", handlers.on_order_event, ORDER_EVENTS)
     await rt.consume("exits", handlers.on_exit_executed, ExitExecuted)
     await rt.consume("commands", handlers.on_command, SnapshotNow | CloseAll)

@@ -1,8 +1,9 @@
 """Who may publish and subscribe what on NATS: one declaration for the server and the consumers.
 
 The NATS users of a secured deployment (``credentials.py`` writes them into the server config)
-and the producer check every consumer applies are both built from this module, the subjects of
-``shared/subjects.py`` and the stream/consumer tables of ``streams.py``: a service that may not
+and the producer check every consumer applies are both built from this module: a service's
+allow-lists are what the route table (``shared/routes.py``) says it publishes, subscribes to
+and answers, and the API of its durable consumers (``streams.py``). A service that may not
 publish a subject on the server is also not believed when an event claims it came from it.
 """
 
@@ -15,37 +16,14 @@ from functools import cache
 from shared.bus.streams import ConsumerSpec, consumers_of, stream_name, subject_matches
 from shared.errors import Invalid
 from shared.events import Event
+from shared.routes import OPERATOR, SERVICES, SIM_FAMILY, published_by, subscribed_by
 from shared.subjects import Subjects
 
-SERVICES = ("entry", "monitor", "decision", "execution")
 ADMIN = "admin"
-OPERATOR = "operator"
 TAP = "tap"
 IBSIM = "ibsim"
 # connections without credentials: service discovery only (`v6 status`, container healthchecks)
 DISCOVERY = "discovery"
-
-# architecture.md "Subjects": the event families each service publishes (subject tokens)
-PUBLISHES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "entry": (("signal",), ("strategy", "built")),
-    "execution": (("order",), ("exit",), ("md",), ("broker",), ("alert",)),
-    "monitor": (("position",), ("book",)),
-    "decision": (("decision",), ("alert",)),
-    OPERATOR: (("cmd",), ("sim",)),
-}
-
-# core (not JetStream) subscriptions; the durable consumers are streams.CONSUMERS
-SUBSCRIBES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "entry": (("md",),),
-    "monitor": (("md",), ("strategy", "built")),
-    "decision": (("position",),),
-    "execution": (),
-}
-
-# request/reply: who asks, who answers (subjects outside every stream)
-REQUESTERS = ("entry", "monitor")
-RESPONDERS = ("execution",)
-
 # a connection's name (``connect(config, name)``, ``Event.producer``) → the user it logs in as
 CLIENT_USERS = {"v6-cli": OPERATOR, "v6-status": OPERATOR, "v6-health": OPERATOR, "v6-tap": TAP}
 
@@ -89,15 +67,10 @@ def _consumer_api(spec: ConsumerSpec, prefix: str) -> tuple[str, ...]:
 
 
 def _service(name: str, s: Subjects) -> UserPermissions:
-    publish = [s.wildcard(*family) for family in PUBLISHES[name]]
-    publish.append(s.dlq(name))
-    if name in REQUESTERS:
-        publish += [s.rpc_chain(), s.rpc_history()]
+    publish = [s.pattern(p) for p in published_by(name)]
     for spec in consumers_of(name):
         publish += _consumer_api(spec, s.prefix)
-    subscribe = [s.wildcard(*family) for family in SUBSCRIBES[name]]
-    if name in RESPONDERS:
-        subscribe += [s.rpc_chain(), s.rpc_history()]
+    subscribe = [s.pattern(p) for p in subscribed_by(name)]
     subscribe += [s.wildcard("svc", name), SRV, f"{inbox_prefix(name)}.>"]
     return UserPermissions(name, tuple(publish), tuple(subscribe), allow_responses=True)
 
@@ -106,17 +79,17 @@ def _service(name: str, s: Subjects) -> UserPermissions:
 def permissions(prefix: str) -> tuple[UserPermissions, ...]:
     """Every user of a secured deployment under ``prefix``."""
     s = Subjects(prefix)
-    operator_publish = tuple(s.wildcard(*family) for family in PUBLISHES[OPERATOR])
+    operator_publish = tuple(s.pattern(p) for p in published_by(OPERATOR))
     discovery = ("$SRV.PING", "$SRV.PING.>", "$SRV.INFO", "$SRV.INFO.>")
     return (
         *(_service(name, s) for name in SERVICES),
         UserPermissions(
             OPERATOR,
-            (*operator_publish, s.dlq(OPERATOR), "$SRV.>"),
+            (*operator_publish, s.wildcard(SIM_FAMILY), "$SRV.>"),
             (s.all(), f"{inbox_prefix(OPERATOR)}.>"),
         ),
         UserPermissions(TAP, (), (s.all(),)),
-        UserPermissions(IBSIM, (), (s.wildcard("sim"),), allow_responses=True),
+        UserPermissions(IBSIM, (), (s.wildcard(SIM_FAMILY),), allow_responses=True),
         UserPermissions(ADMIN, (ALL,), (ALL,), allow_responses=True),
         # replies to discovery go to the shared _INBOX, which no other user reads from
         UserPermissions(DISCOVERY, (*discovery, "$SRV.STATS", "$SRV.STATS.>"), (f"{INBOX}.>",)),

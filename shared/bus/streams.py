@@ -1,8 +1,9 @@
-"""Every JetStream stream and durable consumer, declared in one place and created at start-up.
+"""Every JetStream stream and durable consumer, built from the route table and created at start-up.
 
 Market data (``md``), position snapshots, signals, book events and request/reply (``rpc``) stay on
 core NATS: latest value wins, or the caller retries. What moves money or must not be lost
-(strategies, orders, decisions, exits, commands, alerts, dead letters) is in a stream.
+(strategies, orders, decisions, exits, commands, alerts, dead letters) is in a stream: which one,
+and which services consume it durably, is declared once in ``shared/routes.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
+from shared import routes
 from shared.config import NatsConfig
 
 log = logging.getLogger(__name__)
@@ -58,28 +60,16 @@ class ConsumerSpec:
         return [f"{prefix}.{s}" for s in self.filter_subjects]
 
 
-STREAMS: tuple[StreamSpec, ...] = (
-    StreamSpec("strategy_built", ("strategy.built.>",), "strategies to open, entry → execution"),
-    StreamSpec("orders", ("order.>",), "order placements, status changes and fills"),
-    StreamSpec("decisions", ("decision.>",), "exit decisions, decision → execution"),
-    StreamSpec("exits", ("exit.>",), "exits carried out by execution"),
-    StreamSpec("commands", ("cmd.>",), "operator commands"),
-    StreamSpec("alerts", ("alert.>",), "alerts and their status changes"),
-    StreamSpec("dlq", ("dlq.>",), "dead letters: messages a service could not handle"),
+STREAMS: tuple[StreamSpec, ...] = tuple(
+    StreamSpec(key, routes.stream_subjects(key), description)
+    for key, description in routes.STREAM_DESCRIPTIONS.items()
 )
 
-CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ConsumerSpec("execution", "strategy_built", ("strategy.built.>",)),
-    ConsumerSpec("execution", "decisions", ("decision.>",)),
-    ConsumerSpec("execution", "commands", ("cmd.close_all", "cmd.halt", "cmd.resume")),
-    ConsumerSpec("monitor", "orders", ("order.>",)),
-    ConsumerSpec("monitor", "exits", ("exit.>",)),
-    ConsumerSpec("monitor", "commands", ("cmd.snapshot_now", "cmd.close_all")),
-    ConsumerSpec("entry", "orders", ("order.>",)),
-    ConsumerSpec("entry", "exits", ("exit.>",)),
-    ConsumerSpec("entry", "commands", ("cmd.evaluate_entry", "cmd.halt", "cmd.resume")),
-    ConsumerSpec("decision", "exits", ("exit.>",)),
-    ConsumerSpec("decision", "commands", ("cmd.alert_ack", "cmd.alert_resolve")),
+CONSUMERS: tuple[ConsumerSpec, ...] = tuple(
+    ConsumerSpec(service, stream, filters)
+    for service in routes.SERVICES
+    for stream in routes.STREAM_DESCRIPTIONS
+    if (filters := routes.durable_filters(service, stream))
 )
 
 _STREAMS_BY_KEY = {s.key: s for s in STREAMS}
@@ -93,7 +83,7 @@ def consumer(service: str, stream: str) -> ConsumerSpec:
     for spec in CONSUMERS:
         if spec.service == service and spec.stream == stream:
             return spec
-    raise KeyError(f"no consumer of {service} on {stream} in shared/bus/streams.py")
+    raise KeyError(f"no consumer of {service} on {stream} in shared/routes.py")
 
 
 def subject_matches(pattern: str, subject: str) -> bool:

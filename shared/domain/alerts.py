@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from shared.domain.rules.decision import Decision, decision_id_for
+from shared.domain.rules.decision import Decision, decision_id
 from shared.domain.rules.engine import RuleError
 from shared.enums import Action, AlertStatus, Severity, Urgency
 from shared.events import AlertRaised, AlertStatusChanged, PositionSnapshot
@@ -47,10 +47,20 @@ def severity_for(decision: Decision) -> Severity:
     return Severity.INFO
 
 
-def alert_for(decision: Decision, snapshot: PositionSnapshot, now: dt.datetime) -> AlertRaised:
-    """The alert of a decision; its id derives from the decision's, so a replay repeats it."""
+def alert_id(cause: str) -> str:
+    """The one id of an alert, and its message id, from the id of what raised it: a replayed
+    cause raises the same alert, which the book and JetStream keep once."""
+    return f"alert-{cause}"
+
+
+def alert_for(
+    decision: Decision, snapshot: PositionSnapshot, now: dt.datetime, sequence: int
+) -> AlertRaised:
+    """The alert of the strategy's ``sequence``-th acting decision (its id is the decision's)."""
+    ident = alert_id(decision_id(snapshot, decision, sequence))
     return AlertRaised(
-        alert_id=f"alert-{decision_id_for(snapshot, decision)}",
+        event_id=ident,
+        alert_id=ident,
         correlation_id=snapshot.correlation_id or snapshot.strategy_id,
         producer=SOURCE,
         wall_time=now,
@@ -67,8 +77,10 @@ def alert_for(decision: Decision, snapshot: PositionSnapshot, now: dt.datetime) 
 
 def alert_for_rule_error(error: RuleError, now: dt.datetime) -> AlertRaised:
     """A rule that raised: the position went unguarded by that rule on this snapshot."""
+    ident = alert_id(f"rule-error-{error.strategy_id}-{error.rule}-{error.snapshot_as_of}")
     return AlertRaised(
-        alert_id=f"alert-rule-error-{error.strategy_id}-{error.rule}-{error.snapshot_as_of}",
+        event_id=ident,
+        alert_id=ident,
         correlation_id=error.strategy_id,
         producer=SOURCE,
         wall_time=now,

@@ -22,10 +22,10 @@ from nats.aio.msg import Msg
 
 from services.ibsim.server import Simulator
 from shared.bus import Bus
-from shared.bus.permissions import RESPONDERS, SUBSCRIBES
 from shared.bus.streams import consumers_of, stream_of
 from shared.config import Config
 from shared.events import DeadLettered, decode
+from shared.routes import subscribed_by
 
 EXAMPLES = 40
 
@@ -44,9 +44,7 @@ class RawInbox(Inbox):
 def subscribed_subjects(service: str) -> list[str]:
     """A concrete subject (relative to the prefix) for everything ``service`` consumes."""
     patterns = [f for spec in consumers_of(service) for f in spec.filter_subjects]
-    patterns += [".".join((*family, ">")) for family in SUBSCRIBES[service]]
-    if service in RESPONDERS:
-        patterns += ["rpc.chain", "rpc.history"]
+    patterns += subscribed_by(service)  # core subscriptions and the requests it answers
     return [p.replace(">", "FUZZ").replace("*", "FUZZ") for p in patterns]
 
 

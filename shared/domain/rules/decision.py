@@ -42,17 +42,34 @@ def close(rule: str, reason: str, urgency: Urgency, **metadata: Any) -> Decision
     )
 
 
-def decision_id_for(snapshot: PositionSnapshot, decision: Decision) -> str:
-    """A pure function of the snapshot and the rule, so a replayed snapshot is de-duplicated."""
-    key = f"{snapshot.strategy_id}|{snapshot.as_of.isoformat()}|{decision.action}|{decision.rule}"
+def decision_id(snapshot: PositionSnapshot, decision: Decision, sequence: int) -> str:
+    """The one id of a decision, and the message id JetStream de-duplicates it on.
+
+    ``sequence`` counts the strategy's acting decisions (stored with its rule state), so the id
+    is the same when a snapshot is replayed or a stored decision republished after a restart,
+    and new for a decision made again after a failed exit even when the market data, and so
+    the snapshot time, is unchanged (JetStream would drop a repeated id). A HOLD advances no
+    sequence, so its id also carries the snapshot time: one message per snapshot.
+    """
+    key = f"{snapshot.strategy_id}|{sequence}|{decision.action}|{decision.rule}"
+    if decision.action is Action.HOLD:
+        key += f"|{snapshot.as_of.isoformat()}"
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 def to_event(
-    decision: Decision, snapshot: PositionSnapshot, now: dt.datetime, producer: str = "decision"
+    decision: Decision,
+    snapshot: PositionSnapshot,
+    now: dt.datetime,
+    sequence: int,
+    producer: str = "decision",
 ) -> DecisionMade:
+    """The decision as an event; ``sequence``: the strategy's acting decisions so far, this one
+    included (see ``decision_id``)."""
+    ident = decision_id(snapshot, decision, sequence)
     return DecisionMade(
-        decision_id=decision_id_for(snapshot, decision),
+        event_id=ident,
+        decision_id=ident,
         correlation_id=snapshot.correlation_id or snapshot.strategy_id,
         producer=producer,
         wall_time=now,

@@ -40,14 +40,14 @@ def test_alert_severity_follows_action_and_urgency(
 ) -> None:
     decision = Decision(action=action, rule="r", reason="why", urgency=urgency)
 
-    assert alert_for(decision, make_snapshot(), NOW).severity is severity
+    assert alert_for(decision, make_snapshot(), NOW, 1).severity is severity
 
 
 def test_stop_loss_alert_names_rule_strategy_and_reason() -> None:
     snapshot = make_snapshot(upl_pct=-2.5)
     decision, _ = DecisionEngine().evaluate(snapshot)
 
-    alert = decode(encode(alert_for(decision, snapshot, NOW)))
+    alert = decode(encode(alert_for(decision, snapshot, NOW, 1)))
 
     assert isinstance(alert, AlertRaised)
     assert (alert.severity, alert.rule, alert.strategy_id) == (
@@ -78,7 +78,7 @@ def test_rule_error_alert_carries_rule_name_and_error() -> None:
 def _book_with_one_alert() -> tuple[AlertBook, str]:
     decision = Decision(action=Action.CLOSE, rule="time_exit", reason="1 DTE")
     book = AlertBook()
-    alert = book.add(alert_for(decision, make_snapshot(), NOW))
+    alert = book.add(alert_for(decision, make_snapshot(), NOW, 1))
     return book, alert.alert_id
 
 
@@ -145,10 +145,10 @@ def test_repeating_the_current_status_is_a_no_op() -> None:
 def test_raising_the_same_alert_twice_keeps_one() -> None:
     decision = Decision(action=Action.CLOSE, rule="time_exit", reason="1 DTE")
     book = AlertBook()
-    book.add(alert_for(decision, make_snapshot(), NOW))
+    book.add(alert_for(decision, make_snapshot(), NOW, 1))
     book.acknowledge(book.active()[0].alert_id, NOW)
 
-    book.add(alert_for(decision, make_snapshot(), LATER))
+    book.add(alert_for(decision, make_snapshot(), LATER, 1))
 
     assert len(book) == 1
     assert book.active() == []

@@ -360,8 +360,8 @@ def test_decision_converts_to_a_decodable_event_with_a_replay_stable_id() -> Non
     snapshot = make_snapshot(dte=20)
     decision, _ = DecisionEngine().evaluate(snapshot)
 
-    event = to_event(decision, snapshot, NOW)
-    again = to_event(decision, snapshot, NOW)
+    event = to_event(decision, snapshot, NOW, 1)
+    again = to_event(decision, snapshot, NOW, 1)
     decoded = decode(encode(event))
 
     assert isinstance(decoded, DecisionMade)
