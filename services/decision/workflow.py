@@ -2,7 +2,7 @@
 
 Each snapshot goes through the rule engine with the strategy's remembered ``StrategyState``
 (trailing peak, REDUCE done, exit working, roll blocked). What to publish and what to store comes
-back as an ``Outcome``; the handler stores first and publishes second, so a crash in between
+back as a ``SnapshotResult``; the handler stores first and publishes second, so a crash in between
 republishes the same decision (same id, de-duplicated by JetStream) instead of losing it.
 
 Ids: a decision's id (and its event id, the JetStream message id) and its alert's are made by
@@ -56,7 +56,7 @@ class StoredState(msgspec.Struct, kw_only=True):
 
 
 @dataclass
-class Outcome:
+class SnapshotResult:
     """What one snapshot produced: the decision to publish (None: nothing), alerts, the state
     row to store (None: unchanged)."""
 
@@ -93,11 +93,11 @@ class DecisionWorkflow:
             if s.state.exit_working and s.last_decision is not None
         ]
 
-    def on_snapshot(self, snapshot: PositionSnapshot) -> Outcome:
+    def on_snapshot(self, snapshot: PositionSnapshot) -> SnapshotResult:
         now = self.clock.now()
         before = self._unblocked(self.state_of(snapshot.strategy_id), snapshot.as_of)
         decision, state = self.engine.evaluate(snapshot, before)
-        outcome = Outcome()
+        outcome = SnapshotResult()
         for error in self.engine.drain_errors():
             outcome.alerts.append(alert_for_rule_error(error, now))
         previous = self.stored.get(snapshot.strategy_id) or StoredState(state=before)
