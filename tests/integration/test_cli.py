@@ -38,7 +38,6 @@ async def test_v6_up_starts_nats_and_all_services_then_stops_cleanly(tmp_path: P
     )
     try:
         url_file = tmp_path / "data" / "nats.url"
-
         names = await discovered(url_file, SERVICES)
         assert names >= SERVICES
         nats_port = int(url_file.read_text().strip().rsplit(":", 1)[1])
