@@ -8,7 +8,7 @@ Environment overrides:
 - ``V6_DATA_ROOT``: where the Delta tables and NATS data go (default ``./data``);
 - ``V6_CONFIG``: the TOML file to read;
 - ``V6__SECTION__KEY=value`` (double underscores): any other setting, the value parsed as TOML
-  (``V6__RULES__TAKE_PROFIT__CLOSE_AT=0.75``, ``V6__EXECUTION__DRY_RUN=true``).
+  (``V6__RULES__TAKE_PROFIT__CLOSE_AT=0.75``, ``V6__ORDERS__DRY_RUN=true``).
 """
 
 from __future__ import annotations

@@ -1,12 +1,20 @@
-"""Session-wide real NATS server, a fresh subject prefix per test, temp data roots."""
+"""Session-wide real NATS server, a fresh subject prefix per test, temp data roots; the test's
+connection, its inbox, the whole system and services as subprocesses (all from ``fixtures``).
+
+pytest puts this folder on ``sys.path`` (a rootdir conftest outside a package), so tests
+import their helpers as ``fixtures.<module>``.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fixtures.inbox import Inbox
+from fixtures.processes import Child
+from fixtures.system import System, open_system
 
 from shared.bus import Bus, connect, ensure_streams
 from shared.config import Config, load_config
@@ -78,3 +86,30 @@ async def bus(config: Config) -> AsyncIterator[Bus]:
     await ensure_streams(test_bus.js, config.nats)
     yield test_bus
     await test_bus.close(grace_s=2.0)
+
+
+@pytest.fixture
+async def inbox(bus: Bus) -> Inbox:
+    """Every event under the test's prefix, as the test's connection sees it."""
+    return await Inbox().attach(bus)
+
+
+@pytest.fixture
+async def system(config: Config, bus: Bus, data_root: Path) -> AsyncIterator[System]:
+    async with open_system(config, bus, data_root) as system:
+        yield system
+
+
+@pytest.fixture
+async def spawn(config: Config, tmp_path: Path) -> AsyncIterator[Callable[..., Child]]:
+    """``spawn("monitor")``: a service subprocess (not started) with the test's config, or with
+    the ``config`` given (a system's); each one is stopped after the test."""
+    children: list[Child] = []
+
+    def make(name: str, with_config: Config | None = None) -> Child:
+        children.append(Child(name, with_config or config, tmp_path))
+        return children[-1]
+
+    yield make
+    for child in children:
+        await child.stop()

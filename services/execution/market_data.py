@@ -2,8 +2,9 @@
 
 Subscribes the universe underlyings and VIX, and every leg of every order and open strategy;
 each ticker update replaces the pending quote of its instrument, and a flush loop publishes one
-``MarketDataUpdated`` per symbol at most ``md_max_rate_hz`` times a second. Option chains are
-answered with snapshot quotes (no standing lines), and daily history is cached per trading day.
+``MarketDataUpdated`` per symbol at most ``ib.market_data_max_rate_hz`` times a second. Option
+chains are answered with snapshot quotes (no standing lines), and daily history is cached per
+trading day.
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ class RollPlan(msgspec.Struct, frozen=True, kw_only=True):
 def roll_blocker(strategy_type: StrategyType, dte: int, time_exit_dte: int = 1) -> str | None:
     """Why a strategy cannot be rolled at all (None when a roll may be tried).
 
-    The decision engine calls this before choosing ROLL, so a position that cannot roll still
+    ``build_roll`` checks this first; the reason of a declined roll comes back to the decision
+    engine as the strategy's ``roll_blocked_reason``, so a position that cannot roll still
     reaches the gamma and time-exit rules; expiry wins over roll at ``time_exit_dte``.
     """
     if strategy_type not in ROLLABLE_TYPES:

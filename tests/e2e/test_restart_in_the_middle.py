@@ -8,69 +8,61 @@ to flush, drain or ack.
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-from fixtures.child import Child
-from fixtures.system import System
+from fixtures.consumers import wait_acked
+from fixtures.processes import Child
+from fixtures.system import SERVICES, System
 
 from shared.enums import Action, ExitResult, OrderPurpose
-from shared.events import DecisionMade, ExitExecuted, PositionSnapshot, StrategyBuilt
+from shared.events import ExitExecuted, PositionSnapshot, StrategyBuilt
 
 pytestmark = pytest.mark.slow
 
 
-# every section a service reads; the child gets them as V6__SECTION__KEY variables
 def _snapshots(system: System, strategy_id: str) -> int:
     return len(system.inbox.of(PositionSnapshot, lambda s: s.strategy_id == strategy_id))
 
 
-async def _restart_in_the_middle(system: System, name: str, log_dir: Path) -> None:
+async def _restart_in_the_middle(system: System, child: Child) -> None:
+    name = child.name
     system.make_neutral("SPY")
-    child = Child(name, system, log_dir)
     await child.start()
-    try:
-        # execution last: the paused market sends VIX once, so its readers listen first
-        await system.start(*(n for n in ("entry", "monitor", "decision", "execution") if n != name))
-        await system.wait_market_data()
-        built = await system.open_strategy("SPY")
-        sid = built.strategy_id
-        await _open_and_monitored(system, built)
+    # execution last: the paused market sends VIX once, so its readers listen first
+    await system.start(*(n for n in SERVICES if n != name))
+    await system.wait_market_data()
+    built = await system.open_strategy("SPY")
+    sid = built.strategy_id
+    await _open_and_monitored(system, built)
 
-        await child.kill()
-        await child.start()
-        # the restarted service is in the loop again: new snapshots of the position arrive
-        seen = _snapshots(system, sid)
-        system.sim.market.jump("SPY", 0.001)  # a tick so the monitor revalues at once
-        await system.inbox.wait_for(
-            PositionSnapshot, lambda s: s.strategy_id == sid, timeout=30, count=seen + 1
-        )
+    await child.kill()
+    await child.start()
+    # the restarted service is in the loop again: new snapshots of the position arrive
+    seen = _snapshots(system, sid)
+    system.sim.market.jump("SPY", 0.001)  # a tick so the monitor revalues at once
+    await system.inbox.wait_for(
+        PositionSnapshot, lambda s: s.strategy_id == sid, timeout=30, count=seen + 1
+    )
 
-        await _take_profit(system, sid)
-        closed = await system.inbox.wait_for(
-            ExitExecuted,
-            lambda e: e.strategy_id == sid and e.result is ExitResult.CLOSED,
-            timeout=40,
-        )
-        assert closed.realized_pnl is not None and closed.realized_pnl > 0
-        await asyncio.sleep(2.0)  # room for a duplicate to show up, if there were one
+    await system.take_profit(sid, Action.CLOSE, Action.REDUCE)
+    closed = await system.inbox.wait_for(
+        ExitExecuted,
+        lambda e: e.strategy_id == sid and e.result is ExitResult.CLOSED,
+        timeout=40,
+    )
+    assert closed.realized_pnl is not None and closed.realized_pnl > 0
+    for service in SERVICES:  # a duplicate comes from a redelivery: every one is handled now
+        await wait_acked(system.bus, service)
 
-        exit_refs = [
-            o.order_ref for o in system.orders_for(sid) if o.order_ref.split(":")[2] == "exit"
-        ]
-        assert len(exit_refs) == len(set(exit_refs)) == 1, exit_refs
-        entries = [
-            o for o in system.orders_for(sid) if o.order_ref.split(":")[2] == OrderPurpose.ENTRY
-        ]
-        assert len(entries) == 1
-        closes = system.inbox.of(
-            ExitExecuted, lambda e: e.strategy_id == sid and e.result is ExitResult.CLOSED
-        )
-        assert len(closes) == 1
-    finally:
-        await child.process.stop()
+    exit_refs = [o.order_ref for o in system.orders_for(sid) if o.order_ref.split(":")[2] == "exit"]
+    assert len(exit_refs) == len(set(exit_refs)) == 1, exit_refs
+    entries = [o for o in system.orders_for(sid) if o.order_ref.split(":")[2] == OrderPurpose.ENTRY]
+    assert len(entries) == 1
+    closes = system.inbox.of(
+        ExitExecuted, lambda e: e.strategy_id == sid and e.result is ExitResult.CLOSED
+    )
+    assert len(closes) == 1
 
 
 async def _open_and_monitored(system: System, built: StrategyBuilt) -> None:
@@ -80,26 +72,13 @@ async def _open_and_monitored(system: System, built: StrategyBuilt) -> None:
     )
 
 
-async def _take_profit(system: System, strategy_id: str) -> DecisionMade:
-    """IV collapses and days pass: the condor has earned most of its credit."""
-    system.sim.market.shock_iv(-0.6)
-    system.sim.market.advance(dt.timedelta(days=3))
-    decision = await system.inbox.wait_for(
-        DecisionMade,
-        lambda d: d.strategy_id == strategy_id and d.action is not Action.HOLD,
-        timeout=30,
-    )
-    assert decision.action in (Action.CLOSE, Action.REDUCE), decision
-    return decision
-
-
 async def test_decision_killed_while_a_position_is_open_still_closes_it_once(
-    system: System, tmp_path: Path
+    system: System, spawn: Callable[..., Child]
 ):
-    await _restart_in_the_middle(system, "decision", tmp_path)
+    await _restart_in_the_middle(system, spawn("decision", system.config))
 
 
 async def test_monitor_killed_while_a_position_is_open_still_closes_it_once(
-    system: System, tmp_path: Path
+    system: System, spawn: Callable[..., Child]
 ):
-    await _restart_in_the_middle(system, "monitor", tmp_path)
+    await _restart_in_the_middle(system, spawn("monitor", system.config))

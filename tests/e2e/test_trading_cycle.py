@@ -21,17 +21,6 @@ from shared.events import (
 pytestmark = pytest.mark.slow
 
 
-async def _take_profit(system: System, strategy_id: str) -> DecisionMade:
-    """Move the market so the condor has earned most of its credit: IV collapses, time passes."""
-    system.sim.market.shock_iv(-0.6)
-    system.sim.market.advance(dt.timedelta(days=3))
-    return await system.inbox.wait_for(
-        DecisionMade,
-        lambda d: d.strategy_id == strategy_id and d.action is not Action.HOLD,
-        timeout=30,
-    )
-
-
 async def test_exit_workflow_close(system: System):
     system.make_neutral("SPY")
     await system.start()
@@ -39,7 +28,7 @@ async def test_exit_workflow_close(system: System):
     built = await system.open_strategy("SPY")
     assert built.strategy_type is StrategyType.IRON_CONDOR
 
-    decision = await _take_profit(system, built.strategy_id)
+    decision = await system.take_profit(built.strategy_id)
     assert decision.action in (Action.CLOSE, Action.REDUCE)
     snapshot = system.inbox.of(PositionSnapshot, lambda s: s.strategy_id == built.strategy_id)[-1]
     assert snapshot.upl_pct > 0.5  # a profit, with the right sign for a credit condor
@@ -62,7 +51,7 @@ async def test_end_to_end(system: System):
     await system.start()
     await system.wait_market_data()
     first = await system.open_strategy("SPY")
-    await _take_profit(system, first.strategy_id)
+    await system.take_profit(first.strategy_id)
     await system.inbox.wait_for(
         ExitExecuted,
         lambda e: e.strategy_id == first.strategy_id and e.result is ExitResult.CLOSED,

@@ -8,19 +8,18 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from fault_harness import assert_closed_once, fill_now, sim_order, take_profit
+from fault_harness import assert_closed_once
 from fixtures.system import System, open_system, sim_config
 
 from services.ibsim.server import Simulator
 from shared.bus import Bus
 from shared.config import Config
-from shared.enums import BrokerState, OrderStatus
+from shared.enums import Action, BrokerState, OrderStatus
 from shared.events import (
     BrokerConnectionChanged,
     OrderDenied,
     OrderPlaced,
     OrderStatusChanged,
-    StrategyBuilt,
 )
 
 pytestmark = pytest.mark.slow
@@ -49,21 +48,18 @@ async def test_broker_drops_during_a_working_entry_and_during_the_exit_fill_each
         system.make_neutral("SPY")
         await system.start()
         await system.wait_market_data()
-        opening = asyncio.create_task(system.open_strategy("SPY"))
-        built = await system.inbox.wait_for(StrategyBuilt, timeout=30)
+        opening, built, entry = await system.resting_entry("SPY")
         sid = built.strategy_id
-        entry = await sim_order(system, sid, "entry")
-        await system.inbox.wait_for(OrderPlaced, lambda e: e.strategy_id == sid)
 
         system.sim.disconnect_all()  # the entry is working at the broker
-        fill_now(system, entry)  # and fills while execution is away
+        system.fill_now(entry)  # and fills while execution is away
         assert await opening == built  # re-attached after the reconnect: the fill arrives
         await _synchronized(system, times=2)
 
-        await take_profit(system, sid)
-        exit_order = await sim_order(system, sid, "exit")
+        await system.take_profit(sid, Action.CLOSE)
+        exit_order = await system.sim_order(sid, "exit")
         await system.inbox.wait_for(OrderPlaced, lambda e: e.order_ref == exit_order.order_ref)
-        fill_now(system, exit_order)
+        system.fill_now(exit_order)
         system.sim.disconnect_all()  # the execution report is cut off on its way
         await _synchronized(system, times=3)
         await assert_closed_once(system, sid, built.quantity)
@@ -98,7 +94,7 @@ async def test_rejections_open_the_breaker_entries_are_denied_exits_still_go(
         assert "breaker" in denied.reason
         assert not system.orders_for("after-breaker")
 
-        await take_profit(system, built.strategy_id)
+        await system.take_profit(built.strategy_id, Action.CLOSE)
         await assert_closed_once(system, built.strategy_id, built.quantity)
 
 

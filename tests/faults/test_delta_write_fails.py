@@ -9,33 +9,29 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from fault_harness import (
-    assert_closed_once,
-    fill_now,
-    sim_order,
-    take_profit,
-    unwritable,
-    wait_acked,
-    wait_rows,
-)
+from fault_harness import assert_closed_once, unwritable
+from fixtures.consumers import wait_acked
 from fixtures.system import open_system
+from fixtures.tables import wait_rows
+from fixtures.waiting import until
 
 from services.monitor.tables import POSITIONS
 from shared.bus import Bus
 from shared.config import Config
+from shared.enums import Action
 from shared.errors import Transient
-from shared.events import OrderPlaced, PositionOpened, StrategyBuilt
+from shared.events import PositionOpened
 from shared.storage import BatchWriter, Table, TableSpec
 
 pytestmark = pytest.mark.slow
 
 
 async def _logged(caplog: pytest.LogCaptureFixture, message: str, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not any(r.getMessage() == message for r in caplog.records):
-        assert loop.time() < deadline, f"never logged {message!r}"
-        await asyncio.sleep(0.02)
+    await until(
+        lambda: any(r.getMessage() == message for r in caplog.records),
+        f"logged {message!r}",
+        timeout,
+    )
 
 
 async def test_monitor_positions_commit_failing_the_fill_is_redelivered_and_applied_once(
@@ -49,26 +45,23 @@ async def test_monitor_positions_commit_failing_the_fill_is_redelivered_and_appl
         system.make_neutral("SPY")
         await system.start()
         await system.wait_market_data()
-        opening = asyncio.create_task(system.open_strategy("SPY"))
-        built = await system.inbox.wait_for(StrategyBuilt, timeout=30)
+        opening, built, entry = await system.resting_entry("SPY")
         sid = built.strategy_id
-        entry = await sim_order(system, sid, "entry")
-        await system.inbox.wait_for(OrderPlaced, lambda e: e.strategy_id == sid)
-        await wait_rows(system, "monitor", POSITIONS, lambda r: r["strategy_id"] == sid)
+        await wait_rows(data_root, "monitor", POSITIONS, lambda r: r["strategy_id"] == sid)
 
         with unwritable(data_root / "monitor" / POSITIONS.name):
-            fill_now(system, entry)
+            system.fill_now(entry)
             await _logged(caplog, "commit before ack failed")
         await opening
-        await wait_acked(system, "monitor", "orders")  # the redelivered fill is through
+        await wait_acked(bus, "monitor", "orders")  # the redelivered fill is through
 
         # what a restart would restore the book from
-        (row,) = await wait_rows(system, "monitor", POSITIONS, lambda r: r["strategy_id"] == sid)
+        (row,) = await wait_rows(data_root, "monitor", POSITIONS, lambda r: r["strategy_id"] == sid)
         assert row["status"] == "open" and row["quantity"] == built.quantity, row
         assert len(system.inbox.of(PositionOpened, lambda e: e.strategy_id == sid)) == 1
 
-        await take_profit(system, sid)
-        fill_now(system, await sim_order(system, sid, "exit"))
+        await system.take_profit(sid, Action.CLOSE)
+        system.fill_now(await system.sim_order(sid, "exit"))
         await assert_closed_once(system, sid, built.quantity)
 
 

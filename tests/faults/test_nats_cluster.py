@@ -7,10 +7,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from fault_harness import assert_closed_once, on_server, system_on, take_profit
+from fault_harness import assert_closed_once, on_server
+from fixtures.system import system_on
 
 from shared.bus import STREAMS, connect, ensure_streams
 from shared.config import Config, NatsConfig
+from shared.enums import Action
 from shared.natsserver import NatsCluster
 
 pytestmark = pytest.mark.slow
@@ -50,7 +52,7 @@ async def test_a_cluster_member_killed_mid_cycle_the_exit_still_happens_once(
             assert info.config.num_replicas == 3 and info.cluster is not None
             leader = next(n for n in cluster.nodes if n.extra_args[1] == info.cluster.leader)
 
-            await take_profit(system, built.strategy_id)
+            await system.take_profit(built.strategy_id, Action.CLOSE)
             await asyncio.to_thread(leader.kill)  # the stream's leader, while the exit works
             await assert_closed_once(system, built.strategy_id, built.quantity)
             await asyncio.to_thread(leader.start)  # it rejoins and catches up

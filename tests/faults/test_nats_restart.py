@@ -7,9 +7,11 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from fault_harness import assert_closed_once, on_server, system_on, take_profit
+from fault_harness import assert_closed_once, on_server
+from fixtures.system import system_on
 
 from shared.config import Config
+from shared.enums import Action
 from shared.natsserver import NatsServer
 
 pytestmark = pytest.mark.slow
@@ -24,7 +26,7 @@ async def test_nats_killed_after_a_close_decision_the_exit_still_happens_once(
         await system.start()
         await system.wait_market_data()
         built = await system.open_strategy("SPY")
-        await take_profit(system, built.strategy_id)
+        await system.take_profit(built.strategy_id, Action.CLOSE)
 
         await asyncio.to_thread(server.kill)  # the decision is in the stream, its exit not
         await asyncio.sleep(1.0)

@@ -1,44 +1,23 @@
-"""The system under hostile input: the IB simulator, chosen services in-process, and a raw tap.
-
-The tap decodes what it can and ignores the rest, so the garbage a test publishes never makes
-the test's own connection dead-letter anything.
-"""
+"""The system under hostile input (``fixtures.system``: the IB simulator, chosen services
+in-process, an inbox that skips what does not decode), and publishing garbage to it."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import nats.errors
 import pytest
 from fixtures.inbox import Inbox
-from fixtures.system import System, sim_config, system_config
+from fixtures.system import System
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nats.aio.msg import Msg
 
-from services.ibsim.server import Simulator
 from shared.bus import Bus
 from shared.bus.streams import consumers_of, stream_of
-from shared.config import Config
-from shared.events import DeadLettered, decode
 from shared.routes import subscribed_by
 
 EXAMPLES = 40
-
-
-class RawInbox(Inbox):
-    """An ``Inbox`` fed by a raw subscription: undecodable messages are skipped, not lettered."""
-
-    async def on_msg(self, msg: Msg) -> None:
-        with contextlib.suppress(Exception):
-            await self.on_event(decode(msg.data))
-
-    def dead_letters(self, service: str) -> set[bytes]:
-        return {d.payload for d in self.of(DeadLettered, lambda d: d.service == service)}
 
 
 def subscribed_subjects(service: str) -> list[str]:
@@ -74,11 +53,14 @@ def draw(strategy: st.SearchStrategy[object], examples: int = EXAMPLES) -> list[
 @dataclass
 class Hostile:
     system: System
-    inbox: RawInbox
 
     @property
     def bus(self) -> Bus:
         return self.system.bus
+
+    @property
+    def inbox(self) -> Inbox:
+        return self.system.inbox
 
     def subject(self, relative: str) -> str:
         return f"{self.bus.subjects.prefix}.{relative}"
@@ -93,20 +75,12 @@ class Hostile:
                 await self.bus.nc.publish(subject, data)
         await self.bus.nc.flush()
 
-    async def settled(self, done: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not done():
-            if loop.time() > deadline:
-                raise AssertionError(f"not within {timeout} s: {what}")
-            await asyncio.sleep(0.05)
-
     async def all_dead_lettered(self, service: str, payloads: list[bytes]) -> None:
         def missing() -> list[bytes]:
             return [p for p in payloads if p not in self.inbox.dead_letters(service)]
 
-        await self.settled(
-            lambda: not missing(), f"{service} dead-letters all {len(payloads)} payloads"
+        await self.inbox.wait_until(
+            lambda: not missing(), f"{service} dead-letters all {len(payloads)} payloads", 30
         )
 
     async def all_refused_or_dead_lettered(
@@ -121,7 +95,9 @@ class Hostile:
             letters = self.inbox.dead_letters(service)
             return all(data in letters or refused(self, sid) for sid, data in cases)
 
-        await self.settled(done, f"{service} dead-letters or refuses all {len(cases)} cases")
+        await self.inbox.wait_until(
+            done, f"{service} dead-letters or refuses all {len(cases)} cases", 30
+        )
 
     async def assert_alive(self, *services: str) -> None:
         """Each service answers ``$SRV.PING`` and its runtime's consumers are still running."""
@@ -136,12 +112,5 @@ class Hostile:
 
 
 @pytest.fixture
-async def hostile(config: Config, bus: Bus, data_root: Path) -> AsyncIterator[Hostile]:
-    inbox = RawInbox()
-    sub = await bus.nc.subscribe(bus.subjects.all(), cb=inbox.on_msg)
-    async with Simulator(sim_config(), port=0) as sim:
-        sim.market.pause()  # tests move the market on purpose
-        system = System(sim, system_config(config, sim.port), bus, inbox, data_root)
-        async with system.stack:
-            yield Hostile(system, inbox)
-    await sub.unsubscribe()
+def hostile(system: System) -> Hostile:
+    return Hostile(system)

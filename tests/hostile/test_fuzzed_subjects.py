@@ -133,11 +133,12 @@ async def test_a_payload_near_the_size_limit_is_still_dead_lettered(hostile: Hos
     # the dead letter wraps the raw payload: it must not outgrow what the server accepts
     garbage = b"\xc1" * (hostile.bus.nc.max_payload - 64)
     await hostile.publish_raw("strategy.built.SPY", [garbage])
-    await hostile.settled(
+    await hostile.inbox.wait_until(
         lambda: any(
             letter.payload == garbage[: len(letter.payload)]
             for letter in hostile.inbox.of(DeadLettered, lambda d: d.service == "execution")
         ),
         "the oversized payload dead-lettered",
+        30,
     )
     await hostile.assert_alive("execution")

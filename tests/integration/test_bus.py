@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
+from fixtures.consumers import wait_acked
 from fixtures.events import make
+from fixtures.inbox import Inbox
 
-from shared.bus import Bus, Delivery, connect, consumer, ensure_streams
+from shared.bus import Bus, connect, consumer, ensure_streams
 from shared.bus.streams import STREAMS
 from shared.config import Config
 from shared.errors import Refused, Transient
@@ -34,21 +36,6 @@ async def execution_bus(config: Config) -> AsyncIterator[Bus]:
     await ensure_streams(b.js, config.nats)
     yield b
     await b.close(grace_s=2.0)
-
-
-class Recorder:
-    """A handler that remembers what it got, failing as told first."""
-
-    def __init__(self, failures: list[BaseException] | None = None) -> None:
-        self.failures = list(failures or [])
-        self.seen: list[tuple[StrategyBuilt, Delivery]] = []
-        self.got = asyncio.Event()
-
-    async def __call__(self, event: StrategyBuilt, delivery: Delivery) -> None:
-        self.seen.append((event, delivery))
-        if self.failures:
-            raise self.failures.pop(0)
-        self.got.set()
 
 
 async def dead_letters(bus: Bus, service: str, count: int, timeout: float = 10.0):
@@ -100,15 +87,16 @@ async def test_market_data_goes_over_core_nats_outside_every_stream(bus: Bus) ->
 async def test_a_malformed_message_is_dead_lettered_and_the_next_one_handled(
     bus: Bus, execution_bus: Bus
 ) -> None:
-    handler = Recorder()
-    await execution_bus.consume(consumer("execution", "strategy_built"), handler, StrategyBuilt)
+    handler = Inbox()
+    spec = consumer("execution", "strategy_built")
+    await execution_bus.consume(spec, handler.on_delivery, StrategyBuilt)
     subject = bus.subjects.strategy_built("SPY")
     await bus.js.publish(subject, b"\xc1 not msgpack")
     good = await bus.publish(make(StrategyBuilt, symbol="SPY"))
 
-    await asyncio.wait_for(handler.got.wait(), 10)
+    await handler.wait_for(StrategyBuilt, timeout=10)
     [letter] = await dead_letters(bus, "execution", 1)
-    assert [e.event_id for e, _ in handler.seen] == [good.event_id]
+    assert [e.event_id for e, _ in handler.deliveries] == [good.event_id]
     assert isinstance(letter, DeadLettered)
     assert letter.subject == subject
     assert letter.error_type == "DecodeError"
@@ -120,7 +108,8 @@ async def test_a_wrongly_typed_field_is_dead_lettered_with_its_path(
 ) -> None:
     raw = msgspec.to_builtins(make(StrategyBuilt, symbol="SPY"))
     raw["quantity"] = "two"
-    await execution_bus.consume(consumer("execution", "strategy_built"), Recorder(), StrategyBuilt)
+    spec = consumer("execution", "strategy_built")
+    await execution_bus.consume(spec, Inbox().on_delivery, StrategyBuilt)
     await bus.js.publish(bus.subjects.strategy_built("SPY"), msgspec.msgpack.encode(raw))
 
     [letter] = await dead_letters(bus, "execution", 1)
@@ -131,35 +120,38 @@ async def test_a_wrongly_typed_field_is_dead_lettered_with_its_path(
 async def test_a_failing_handler_is_retried_then_dead_lettered_at_max_deliveries(
     bus: Bus, execution_bus: Bus, config: Config
 ) -> None:
-    handler = Recorder([RuntimeError("boom")] * 10)
-    await execution_bus.consume(consumer("execution", "strategy_built"), handler, StrategyBuilt)
+    handler = Inbox([RuntimeError("boom")] * 10)
+    spec = consumer("execution", "strategy_built")
+    await execution_bus.consume(spec, handler.on_delivery, StrategyBuilt)
     event = await bus.publish(make(StrategyBuilt))
 
     [letter] = await dead_letters(bus, "execution", 1)
-    assert [d.deliveries for _, d in handler.seen] == [1, 2, 3]
+    assert [d.deliveries for _, d in handler.deliveries] == [1, 2, 3]
     assert letter.deliveries == config.nats.max_deliveries == 3
     assert "RuntimeError: boom" in letter.error
     assert decode(letter.payload) == event
 
 
 async def test_a_transient_error_is_retried_and_then_succeeds(bus: Bus, execution_bus: Bus) -> None:
-    handler = Recorder([Transient("gateway not connected")])
-    await execution_bus.consume(consumer("execution", "strategy_built"), handler, StrategyBuilt)
+    handler = Inbox([Transient("gateway not connected")])
+    spec = consumer("execution", "strategy_built")
+    await execution_bus.consume(spec, handler.on_delivery, StrategyBuilt)
     await bus.publish(make(StrategyBuilt))
 
-    await asyncio.wait_for(handler.got.wait(), 10)
-    await asyncio.sleep(1.5)  # past ack_wait: an unacked message would come back
-    assert [d.deliveries for _, d in handler.seen] == [1, 2]
+    await handler.wait_for(StrategyBuilt, timeout=10)
+    await wait_acked(bus, "execution", "strategy_built")  # acked: nothing can come back
+    assert [d.deliveries for _, d in handler.deliveries] == [1, 2]
     assert await stream_messages(bus, "dlq") == 0
 
 
 async def test_a_refusal_is_acked_without_retry(bus: Bus, execution_bus: Bus) -> None:
-    handler = Recorder([Refused("halted")])
-    await execution_bus.consume(consumer("execution", "strategy_built"), handler, StrategyBuilt)
+    handler = Inbox([Refused("halted")])
+    spec = consumer("execution", "strategy_built")
+    await execution_bus.consume(spec, handler.on_delivery, StrategyBuilt)
     await bus.publish(make(StrategyBuilt))
 
-    await asyncio.sleep(1.5)  # past ack_wait
-    assert len(handler.seen) == 1
+    await wait_acked(bus, "execution", "strategy_built")  # acked: nothing can come back
+    assert len(handler.deliveries) == 1
     assert await stream_messages(bus, "dlq") == 0
 
 

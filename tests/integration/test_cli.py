@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixtures.processes import discovered
+from fixtures.waiting import until
 
 from desk.cli.commands import send
-from desk.cli.status import discover
 from desk.cli.tap import tap
 from shared.bus import Bus
 from shared.config import Config
@@ -21,16 +22,6 @@ from shared.events import CloseAll, Halt
 from shared.natsserver import free_port
 
 SERVICES = {"entry", "monitor", "decision", "execution"}
-
-
-async def _wait_for(predicate, timeout: float, what: str):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if result := await predicate():
-            return result
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow
@@ -47,14 +38,7 @@ async def test_v6_up_starts_nats_and_all_services_then_stops_cleanly(tmp_path: P
     )
     try:
         url_file = tmp_path / "data" / "nats.url"
-
-        async def services_answer():
-            if not url_file.exists():
-                return None
-            names = {r["name"] for r in await discover(url_file.read_text().strip(), wait=0.3)}
-            return names if names >= SERVICES else None
-
-        names = await _wait_for(services_answer, 60, "the four services to answer $SRV.PING")
+        names = await discovered(url_file, SERVICES)
         assert names >= SERVICES
         nats_port = int(url_file.read_text().strip().rsplit(":", 1)[1])
         up.send_signal(signal.SIGINT)
@@ -94,7 +78,7 @@ async def test_operator_command_lands_on_the_commands_stream(config: Config, bus
 
     await bus.subscribe(f"{config.nats.subject_prefix}.cmd.>", on_cmd)
     assert await send(config, config.nats.url, Halt(reason="news")) == 0
-    await _wait_for(lambda: asyncio.sleep(0, result=received), 5, "the halt command")
+    await until(lambda: received, "the halt command", 5)
     assert isinstance(received[0], Halt)
     assert received[0].reason == "news"
     assert received[0].producer == "v6-cli"

@@ -14,6 +14,7 @@ import pytest
 from fixtures.processes import REPO, ServiceProcess, config_env, wait_for_ping
 from fixtures.recorder import DELIVERIES, RECEIVED
 from fixtures.recorder import SERVICE as RECORDER
+from fixtures.tables import wait_rows
 
 import services.decision
 import services.entry
@@ -88,16 +89,6 @@ async def test_each_service_process_answers_ping_and_stops_cleanly_on_sigterm(
         assert '"service stopped"' in proc.output
 
 
-async def _rows(table: Table, count: int, timeout: float = 20.0) -> list[dict]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        rows = (await table.read()).to_pylist()
-        if len(rows) >= count or loop.time() > deadline:
-            return rows
-        await asyncio.sleep(0.1)
-
-
 @pytest.mark.slow
 async def test_a_process_killed_before_acking_gets_the_message_again_and_handles_it_once(
     config: Config, bus: Bus, nats_url: str, data_root: Path, tmp_path: Path
@@ -112,7 +103,7 @@ async def test_a_process_killed_before_acking_gets_the_message_again_and_handles
 
     second = ServiceProcess(argv, env, tmp_path / "2.log").start()
     try:
-        deliveries = await _rows(Table.open(data_root / "recorder", DELIVERIES), 2)
+        deliveries = await wait_rows(data_root, "recorder", DELIVERIES, count=2, timeout=20)
         received = (await Table.open(data_root / "recorder", RECEIVED).read()).to_pylist()
     finally:
         assert await second.stop() == 0, second.output[-2000:]

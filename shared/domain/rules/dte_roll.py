@@ -1,8 +1,8 @@
 """Priority 6: roll to the target DTE, only when a roll can actually be made.
 
-A roll that is not possible (the monitor says so, a previous roll failed or found no credit, or
-expiry is too close) does not fire, so gamma risk and time exit still get their turn; a roll
-already decided and working is not decided again.
+A roll that is not possible (the snapshot's ``roll_possible`` is false, a previous roll failed or
+found no credit, or expiry is too close) does not fire, so gamma risk and time exit still get
+their turn; a roll already decided and working is not decided again.
 """
 
 from __future__ import annotations

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import msgspec
 import pytest
-from decision_factories import take_profit_snapshot
+from fixtures.events import take_profit_snapshot
+from fixtures.tables import table_rows, wait_rows
 
 from services.decision import SERVICE as DECISION
 from services.decision.tables import ALERTS
@@ -24,7 +23,6 @@ from shared.events import (
     ResolveAlert,
 )
 from shared.service import Runtime, run_service
-from shared.storage import Table
 
 
 @pytest.fixture
@@ -34,31 +32,29 @@ async def decision(config: Config) -> AsyncIterator[Runtime]:
 
 
 async def test_alert_ack_and_resolve_change_the_stored_alert(
-    decision: Runtime, bus: Bus, collector, config: Config
+    decision: Runtime, bus: Bus, inbox, config: Config
 ) -> None:
     await bus.publish(take_profit_snapshot())
-    alert = await collector.wait_for(AlertRaised)
+    alert = await inbox.wait_for(AlertRaised)
     await bus.publish(AcknowledgeAlert(alert_id=alert.alert_id, note="seen"))
-    acked = await collector.wait_for(AlertStatusChanged)
+    acked = await inbox.wait_for(AlertStatusChanged)
     assert acked.status == AlertStatus.ACKNOWLEDGED
     await bus.publish(ResolveAlert(alert_id=alert.alert_id, note="closed by hand"))
-    await collector.wait_for(AlertStatusChanged, lambda e: e.status == AlertStatus.RESOLVED)
-    table = Table.open(Path(config.storage.data_root) / "decision", ALERTS)
+    await inbox.wait_for(AlertStatusChanged, lambda e: e.status == AlertStatus.RESOLVED)
     # the row is committed right after the handler, before the command is acked
-    for _ in range(50):
-        (row,) = (await table.read()).to_pylist()
-        if row["status"] == AlertStatus.RESOLVED.value:
-            break
-        await asyncio.sleep(0.1)
+    resolved = AlertStatus.RESOLVED.value
+    data_root = config.storage.data_root
+    await wait_rows(data_root, "decision", ALERTS, lambda r: r["status"] == resolved, timeout=5)
+    (row,) = await table_rows(data_root, "decision", ALERTS)
     assert (row["status"], row["note"]) == (AlertStatus.RESOLVED.value, "closed by hand")
 
 
 async def test_snapshot_missing_a_field_is_dead_lettered(
-    decision: Runtime, bus: Bus, collector, config: Config
+    decision: Runtime, bus: Bus, inbox, config: Config
 ) -> None:
     fields = msgspec.to_builtins(take_profit_snapshot())
     del fields["upl_pct"]
     subject = f"{config.nats.subject_prefix}.position.s-1"
     await bus.nc.publish(subject, msgspec.msgpack.encode(fields))
-    letter = await collector.wait_for(DeadLettered)
+    letter = await inbox.wait_for(DeadLettered)
     assert letter.service == "decision" and "upl_pct" in letter.error

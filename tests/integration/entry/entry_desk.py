@@ -1,5 +1,5 @@
 """What execution relays to entry, answered from the IB simulator's own market model; and a
-look into entry's tables.
+wait on entry's strategies table.
 
 Used where the execution service is not part of the test: a real NATS bus, the simulator's
 ``Market`` (GBM underlyings, VIX-tied IV surface, listed chains) and its seeded ``build_history``
@@ -9,13 +9,13 @@ shapes; order and exit events are published by the test itself.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
 
-from fixtures.market import make_neutral
+from fixtures.market import START, make_neutral
+from fixtures.tables import wait_rows
 
 from services.entry.tables import STRATEGIES
 from services.ibsim.history import SymbolHistory, build_history, select_bars
@@ -33,28 +33,20 @@ from shared.events import (
     MarketDataUpdated,
     Quote,
 )
-from shared.storage import Table, TableSpec
-
-# Tuesday 2026-11-24 10:45 New York: a regular session, inside the entry window
-START = dt.datetime(2026, 11, 24, 10, 45, tzinfo=NEW_YORK).astimezone(dt.UTC)
-
-
-async def table_rows(data_root: Path, spec: TableSpec) -> list[dict[str, Any]]:
-    """The rows of one of entry's tables, read as the dashboard would (read-only)."""
-    table = await asyncio.to_thread(Table.open, f"{data_root}/entry", spec)
-    return (await table.read()).to_pylist()
 
 
 async def wait_status(
     data_root: Path, strategy_id: str, status: str, timeout: float = 10.0
 ) -> dict[str, Any]:
     """The strategy's row once the strategies table shows it in ``status``."""
-    async with asyncio.timeout(timeout):
-        while True:
-            for row in await table_rows(data_root, STRATEGIES):
-                if row["strategy_id"] == strategy_id and row["status"] == status:
-                    return row
-            await asyncio.sleep(0.1)
+    rows = await wait_rows(
+        data_root,
+        "entry",
+        STRATEGIES,
+        lambda r: r["strategy_id"] == strategy_id and r["status"] == status,
+        timeout=timeout,
+    )
+    return rows[0]
 
 
 def _num(x: float) -> float | None:

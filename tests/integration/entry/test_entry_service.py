@@ -10,7 +10,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from entry_desk import START, MarketDesk, table_rows, wait_status
+from entry_desk import MarketDesk, wait_status
+from fixtures.consumers import wait_acked
+from fixtures.events import leg_fills
+from fixtures.market import START
+from fixtures.tables import table_rows
 
 from services.entry import SERVICE
 from services.entry.tables import SIGNALS
@@ -22,7 +26,6 @@ from shared.events import (
     EntrySignalEvaluated,
     EvaluateEntry,
     Halt,
-    LegFill,
     OrderFilled,
     OrderPlaced,
     Resume,
@@ -30,8 +33,6 @@ from shared.events import (
     encode,
 )
 from shared.service import run_service
-
-SETTLE_S = 0.5  # how long "nothing else arrives" is watched for
 
 
 def _failed(signal: EntrySignalEvaluated) -> dict[str, Any]:
@@ -72,18 +73,7 @@ async def _fill(bus: Bus, built: StrategyBuilt) -> None:
             price=built.limit_price,
             cumulative_quantity=built.quantity,
             total_quantity=built.quantity,
-            legs=[
-                LegFill(
-                    con_id=leg.con_id,
-                    right=leg.right,
-                    strike=leg.strike,
-                    expiry=leg.expiry,
-                    side=OrderSide.BUY if leg.quantity > 0 else OrderSide.SELL,
-                    quantity=built.quantity,
-                    price=leg.price or 0.0,
-                )
-                for leg in built.legs
-            ],
+            legs=leg_fills(built.legs, built.quantity),
         )
     )
 
@@ -139,7 +129,7 @@ async def test_high_iv_rank_builds_a_condor_that_opens_on_its_fill(
         assert row["fill_price"] == built.limit_price
         assert row["signal_id"] == signal.signal_id
     assert await _built_in_stream(bus) == 1
-    signals = await table_rows(data_root, SIGNALS)
+    signals = await table_rows(data_root, "entry", SIGNALS)
     assert [(r["signal_id"], r["accepted"]) for r in signals] == [(signal.signal_id, True)]
 
 
@@ -149,7 +139,7 @@ async def test_entry_rejected_when_vix_is_above_the_band(entry_config, bus, desk
     await desk.serve(bus)
     async with run_service(SERVICE, entry_config):
         signal = await _evaluate(bus, desk, inbox)
-        await asyncio.sleep(SETTLE_S)
+        await wait_acked(bus, "entry", "commands")  # nothing else came of it
     assert not signal.accepted
     vix = _failed(signal)["vix"]
     assert (vix.value, vix.limit) == (40.0, 35.0)
@@ -164,7 +154,7 @@ async def test_entry_rejected_by_the_portfolio_delta_limit(entry_config, bus, de
     await desk.serve(bus)
     async with run_service(SERVICE, _with(entry_config, max_portfolio_delta=5.0)):
         signal = await _evaluate(bus, desk, inbox)
-        await asyncio.sleep(SETTLE_S)
+        await wait_acked(bus, "entry", "commands")  # nothing else came of it
     assert signal.strategy_type is StrategyType.PUT_CREDIT_SPREAD
     assert not signal.accepted
     failed = _failed(signal)
@@ -192,7 +182,7 @@ async def test_a_redelivered_evaluation_and_a_second_one_build_one_strategy(
         assert "signal_unused" in _failed(replay)
 
         other = await _evaluate(bus, desk, inbox)
-        await asyncio.sleep(SETTLE_S)
+        await wait_acked(bus, "entry", "commands")  # nothing else came of it
     assert other.signal_id != first.signal_id
     assert "no_conflict" in _failed(other)
     assert len(inbox.of(StrategyBuilt)) == 1
@@ -211,7 +201,7 @@ async def test_a_restart_keeps_the_book_and_the_halt(entry_config, bus, desk, in
         await _fill(bus, built)
         await wait_status(data_root, built.strategy_id, "open")
         await bus.publish(Halt(reason="operator test"))
-        await asyncio.sleep(SETTLE_S)
+        await wait_acked(bus, "entry", "commands")  # nothing else came of it
     async with run_service(SERVICE, entry_config):
         signal = await _evaluate(bus, desk, inbox)
     failed = _failed(signal)
@@ -220,7 +210,7 @@ async def test_a_restart_keeps_the_book_and_the_halt(entry_config, bus, desk, in
 
     async with run_service(SERVICE, entry_config):
         await bus.publish(Resume())
-        await asyncio.sleep(SETTLE_S)
+        await wait_acked(bus, "entry", "commands")  # nothing else came of it
         signal = await _evaluate(bus, desk, inbox)
     assert "halted" not in _failed(signal)
     assert "no_conflict" in _failed(signal)  # the open condor restored from the table
@@ -247,6 +237,6 @@ async def test_the_timer_does_not_evaluate_outside_the_session(entry_config, bus
     await evening.serve(bus)
     async with run_service(SERVICE, _with(entry_config, interval_s=0.2)):
         await evening.publish_quotes(bus)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)  # a timer that must not fire: nothing to wait on
     assert inbox.of(EntrySignalEvaluated) == []
     assert evening.history_requests == 0

@@ -12,21 +12,18 @@ import asyncio
 import pytest
 from entry_desk import wait_status
 from fixtures.market import make_neutral
+from fixtures.system import sim_config
 
 from services.entry import SERVICE as ENTRY
 from services.execution import SERVICE as EXECUTION
 from services.ibsim.server import Simulator
-from shared.config import Config, SimConfig, dump_config, load_config
+from shared.config import Config, dump_config, load_config
 from shared.domain.strategy import order_ref
 from shared.enums import OrderPurpose, StrategyType
 from shared.events import EntrySignalEvaluated, EvaluateEntry, MarketDataUpdated, StrategyBuilt
 from shared.service import run_service
 
-SIM = SimConfig(
-    symbols={"SPY": 580.0},
-    tick_interval_s=0.05,
-    start_time="2026-11-24T10:45:00-05:00",  # a Tuesday, inside the entry window
-)
+SIM = sim_config(symbols={"SPY": 580.0})
 
 
 def _wired(config: Config, port: int) -> Config:

@@ -1,4 +1,5 @@
-"""Fixtures: the IB simulator and the execution parts wired to it (exec_harness.py).
+"""Fixtures: the IB simulator, the execution parts wired to it (``fixtures.execution``), and
+an inbox of what the execution service publishes.
 
 A test fails when ib_async's decoder logs an error (it swallows malformed messages).
 """
@@ -9,9 +10,11 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from exec_harness import SIM, Harness, build, teardown
+from fixtures.execution import SIM, Harness, build, teardown
+from fixtures.inbox import Inbox
 
 from services.ibsim.server import Simulator
+from shared.bus import Bus
 
 
 class DecoderErrors(logging.Handler):
@@ -44,3 +47,9 @@ async def harness(sim: Simulator) -> AsyncIterator[Harness]:
     h = await build(sim)
     yield h
     await teardown(h)
+
+
+@pytest.fixture
+async def tap(bus: Bus) -> Inbox:
+    families = ("order", "exit", "broker", "alert")
+    return await Inbox().attach(bus, *(bus.subjects.wildcard(f) for f in families))

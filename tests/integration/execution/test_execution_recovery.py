@@ -4,23 +4,29 @@ from a gateway that sends no BAG execution."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
-import pytest
-from exec_harness import Harness
-from fixtures.processes import ServiceProcess, config_env, wait_for_ping
-from service_helpers import FAST_ORDERS, Tap, chain_of, condor_event, service_config
+from fixtures.consumers import wait_acked
+from fixtures.execution import (
+    FAST_ORDERS,
+    Harness,
+    chain_of,
+    condor_event,
+    service_config,
+    sim_orders,
+)
+from fixtures.inbox import Inbox
+from fixtures.processes import Child
+from fixtures.waiting import until
 
 import services.execution
 from services.execution.fills import Execution
 from services.ibsim.server import Simulator
 from shared.bus import Bus
-from shared.config import Config, SimConfig
+from shared.config import Config
 from shared.domain.chain import OptionChain
 from shared.enums import BrokerState, OrderStatus
 from shared.events import (
@@ -33,24 +39,8 @@ from shared.events import (
 )
 from shared.service import run_service
 
-SIM = SimConfig(tick_interval_s=0.05, symbols={"SPY": 580.0})
 # an order that asks more than the market rests: no walk within the test
 RESTING = msgspec.structs.replace(FAST_ORDERS, walk_interval_s=60.0)
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(SIM, port=0) as s:
-        yield s
-
-
-@pytest.fixture
-async def tap(bus: Bus) -> Tap:
-    return await Tap(bus).start("order", "exit", "broker")
-
-
-def sim_orders(sim: Simulator, sid: str) -> list[Any]:
-    return [o for o in sim.orders if o.order_ref.startswith(f"v6:{sid}:")]
 
 
 def make_marketable(sim: Simulator, sid: str) -> None:
@@ -59,27 +49,21 @@ def make_marketable(sim: Simulator, sid: str) -> None:
     order.lmt_price = 5.0
 
 
-async def until_synchronised(tap: Tap, times: int = 1, timeout_s: float = 20.0) -> None:
-    await tap.wait_until(
-        lambda: len(tap.of(BrokerConnectionChanged, state=BrokerState.SYNCHRONIZED)) >= times,
-        f"broker synchronised {times}x",
-        timeout_s,
+async def until_synchronised(tap: Inbox, times: int = 1, timeout: float = 20.0) -> None:
+    await tap.wait_for(
+        BrokerConnectionChanged, timeout=timeout, count=times, state=BrokerState.SYNCHRONIZED
     )
 
 
 async def resting_condor(bus: Bus, sim: Simulator, sid: str, quantity: int) -> StrategyBuilt:
     ev = condor_event(await chain_of(bus, "SPY"), sid, quantity, credit_above_mid=0.5)
     await bus.publish(ev)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while not sim_orders(sim, sid):
-        assert loop.time() < deadline, "the order never reached the simulator"
-        await asyncio.sleep(0.01)
+    await until(lambda: sim_orders(sim, sid), "the order reaching the simulator")
     return ev
 
 
 async def test_disconnect_mid_order_reattaches_and_records_the_missed_fill_once(
-    config: Config, sim: Simulator, bus: Bus, tap: Tap
+    config: Config, sim: Simulator, bus: Bus, tap: Inbox
 ):
     cfg = service_config(config, sim.port, ["SPY"], orders=RESTING)
     async with run_service(services.execution.SERVICE, cfg) as rt:
@@ -107,34 +91,28 @@ async def test_disconnect_mid_order_reattaches_and_records_the_missed_fill_once(
 
 
 async def test_kill_9_between_placing_and_recording_does_not_place_again(
-    config: Config, sim: Simulator, bus: Bus, tap: Tap, tmp_path: Path
+    config: Config, sim: Simulator, bus: Bus, tap: Inbox, spawn: Callable[..., Child]
 ):
     # a 1 s ack wait: the unacked StrategyBuilt comes back to the restarted service quickly
     cfg = service_config(config, sim.port, ["SPY"], orders=RESTING)
     cfg = msgspec.structs.replace(cfg, nats=msgspec.structs.replace(cfg.nats, ack_wait_s=1.0))
-    env = config_env(cfg, ("nats", "storage", "logging", "ib", "orders"))
-    # lists are not carried by config_env
-    env["V6__UNIVERSE__SYMBOLS"] = json.dumps(["SPY"])
-    env["V6__NATS__TRUSTED_PRODUCERS"] = json.dumps(cfg.nats.trusted_producers)
-    proc = ServiceProcess.module("services.execution", env, tmp_path).start()
-    try:
-        await wait_for_ping(cfg.nats.url, "execution")
-        await until_synchronised(tap)
-        await resting_condor(bus, sim, "k9", quantity=1)
-        proc.signal(signal.SIGKILL)  # the order is at the broker; its recording may not be
-        assert await proc.wait() == -signal.SIGKILL
-        sim.disconnect_all()  # the dead client's socket
-        proc = ServiceProcess.module("services.execution", env, tmp_path).start()
-        await until_synchronised(tap, times=2)
-        await asyncio.sleep(2.5)  # the StrategyBuilt is redelivered meanwhile
-        assert len(sim_orders(sim, "k9")) == 1, proc.output
-        make_marketable(sim, "k9")
-        filled = await tap.wait_for(OrderFilled, strategy_id="k9")
-        assert filled.quantity == 1
-        placed = tap.of(OrderPlaced, strategy_id="k9")
-        assert {p.order_ref for p in placed} == {"v6:k9:entry:0"}
-    finally:
-        await proc.stop()
+    child = await spawn("execution", cfg).start()
+    proc = child.process
+    await until_synchronised(tap)
+    await resting_condor(bus, sim, "k9", quantity=1)
+    proc.signal(signal.SIGKILL)  # the order is at the broker; its recording may not be
+    assert await proc.wait() == -signal.SIGKILL
+    sim.disconnect_all()  # the dead client's socket
+    await child.start()
+    await until_synchronised(tap, times=2)
+    await wait_acked(bus, "execution", "strategy_built")  # the StrategyBuilt redelivered
+    assert len(sim_orders(sim, "k9")) == 1, proc.output
+    make_marketable(sim, "k9")
+    filled = await tap.wait_for(OrderFilled, strategy_id="k9")
+    assert filled.quantity == 1
+    placed = tap.of(OrderPlaced, strategy_id="k9")
+    assert {p.order_ref for p in placed} == {"v6:k9:entry:0"}
+    await proc.stop()
     assert "Traceback" not in proc.output, proc.output
 
 

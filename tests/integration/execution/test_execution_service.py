@@ -10,14 +10,10 @@ from typing import Any
 import msgspec
 import nats.errors
 import pytest
-from service_helpers import (
-    Tap,
-    chain_of,
-    condor_event,
-    decision,
-    open_condor,
-    service_config,
-)
+from fixtures.consumers import wait_acked
+from fixtures.events import decision
+from fixtures.execution import chain_of, condor_event, open_condor, service_config, sim_orders
+from fixtures.inbox import Inbox
 
 import services.execution
 from services.ibsim.server import Simulator
@@ -41,18 +37,12 @@ from shared.events import (
 from shared.service import Runtime, run_service
 
 SIM = SimConfig(tick_interval_s=0.05, symbols={"SPY": 580.0, "QQQ": 500.0})
-FAMILIES = ("order", "exit", "broker", "alert")
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
     async with Simulator(SIM, port=0) as s:
         yield s
-
-
-@pytest.fixture
-async def tap(bus: Bus) -> Tap:
-    return await Tap(bus).start(*FAMILIES)
 
 
 async def health(bus: Bus) -> dict[str, Any]:
@@ -82,17 +72,13 @@ def running(config: Config, sim: Simulator, **sections: Any):
     )
 
 
-def sim_orders(sim: Simulator, sid: str) -> list[Any]:
-    return [o for o in sim.orders if o.order_ref.startswith(f"v6:{sid}:")]
-
-
 async def rows(rt: Runtime, table: str) -> list[dict[str, Any]]:
     await rt.flush_writers()
     return (await rt.tables[table].read()).to_pylist()
 
 
 async def test_close_all_for_a_symbol_closes_only_that_symbols_strategies(
-    config: Config, sim: Simulator, bus: Bus, tap: Tap
+    config: Config, sim: Simulator, bus: Bus, tap: Inbox
 ):
     async with running(config, sim) as rt:
         status = await until_synchronised(bus)
@@ -102,7 +88,7 @@ async def test_close_all_for_a_symbol_closes_only_that_symbols_strategies(
         await bus.publish(CloseAll(symbol="SPY"))
         closed = await tap.wait_for(ExitExecuted, strategy_id="spy-1")
         assert closed.result is ExitResult.CLOSED and closed.closed_quantity == 1
-        await asyncio.sleep(0.5)
+        await wait_acked(bus, "execution", "commands")  # the close-all is done with
         assert not tap.of(ExitExecuted, strategy_id="qqq-1")
         assert [o.order_ref for o in sim_orders(sim, "qqq-1")] == ["v6:qqq-1:entry:0"]
         held = {p.instrument.symbol for p in sim.positions() if p.position}
@@ -114,7 +100,7 @@ async def test_close_all_for_a_symbol_closes_only_that_symbols_strategies(
 
 
 async def test_halt_denies_new_entries_while_exits_keep_working(
-    config: Config, sim: Simulator, bus: Bus, tap: Tap
+    config: Config, sim: Simulator, bus: Bus, tap: Inbox
 ):
     async with running(config, sim):
         await until_synchronised(bus)
@@ -125,7 +111,7 @@ async def test_halt_denies_new_entries_while_exits_keep_working(
         denied = await tap.wait_for(OrderDenied, strategy_id="during-halt")
         assert "halted" in denied.reason
         assert (await health(bus))["halted"] is True
-        await bus.publish(decision("before-halt", "SPY", Action.CLOSE))
+        await bus.publish(decision("before-halt", Action.CLOSE))
         closed = await tap.wait_for(ExitExecuted, strategy_id="before-halt")
         assert closed.result is ExitResult.CLOSED
         await bus.publish(Resume())
@@ -135,7 +121,7 @@ async def test_halt_denies_new_entries_while_exits_keep_working(
 
 
 async def test_breaker_opens_after_the_configured_rejections(
-    config: Config, sim: Simulator, bus: Bus, tap: Tap
+    config: Config, sim: Simulator, bus: Bus, tap: Inbox
 ):
     async with running(config, sim, breaker=BreakerConfig(failures=2, window_s=600, open_s=600)):
         await until_synchronised(bus)
@@ -153,7 +139,7 @@ async def test_breaker_opens_after_the_configured_rejections(
 
 
 async def test_dry_run_places_nothing_and_records_the_would_be_order(
-    config: Config, sim: Simulator, bus: Bus, tap: Tap
+    config: Config, sim: Simulator, bus: Bus, tap: Inbox
 ):
     dry = msgspec.structs.replace(service_config(config, 1, ["SPY"]).orders, dry_run=True)
     async with running(config, sim, orders=dry) as rt:
@@ -170,15 +156,15 @@ async def test_dry_run_places_nothing_and_records_the_would_be_order(
 
 
 async def test_roll_is_one_combo_into_a_new_strategy_with_its_exit_event(
-    config: Config, sim: Simulator, bus: Bus, tap: Tap
+    config: Config, sim: Simulator, bus: Bus, tap: Inbox
 ):
     # the synthetic market's later condor may pay less than closing this one: allow a debit
     rules = RulesConfig(dte_roll=DteRollRule(credit_only=False))
     async with running(config, sim, rules=rules) as rt:
         await until_synchronised(bus)
         await open_condor(bus, tap, "SPY", "roll-me", quantity=2, dte=(20, 30))  # at roll DTE
-        await bus.publish(decision("roll-me", "SPY", Action.ROLL, urgency="normal"))
-        rolled = await tap.wait_for(ExitExecuted, strategy_id="roll-me", timeout_s=15)
+        await bus.publish(decision("roll-me", Action.ROLL, urgency="normal"))
+        rolled = await tap.wait_for(ExitExecuted, strategy_id="roll-me", timeout=15)
         assert rolled.result is ExitResult.ROLLED, rolled.reason
         assert rolled.new_strategy_id == "roll-me-r1" and rolled.closed_quantity == 2
         placed = await tap.wait_for(OrderPlaced, strategy_id="roll-me-r1")
@@ -198,13 +184,13 @@ async def test_roll_is_one_combo_into_a_new_strategy_with_its_exit_event(
 
 
 async def test_a_roll_that_cannot_be_built_fails_with_the_reason(
-    config: Config, sim: Simulator, bus: Bus, tap: Tap
+    config: Config, sim: Simulator, bus: Bus, tap: Inbox
 ):
     async with running(config, sim):
         await until_synchronised(bus)
         await open_condor(bus, tap, "SPY", "no-roll")
         # a roll whose target (1 DTE) is at the time exit: no roll can be built for it
-        await bus.publish(decision("no-roll", "SPY", Action.ROLL, roll_to_dte=1))
+        await bus.publish(decision("no-roll", Action.ROLL, roll_to_dte=1))
         failed = await tap.wait_for(ExitExecuted, strategy_id="no-roll")
         assert failed.action is Action.ROLL and failed.result is ExitResult.FAILED
         assert failed.reason
@@ -212,15 +198,15 @@ async def test_a_roll_that_cannot_be_built_fails_with_the_reason(
 
 
 async def test_a_rejected_roll_combo_falls_back_to_close_then_open(
-    config: Config, sim: Simulator, bus: Bus, tap: Tap
+    config: Config, sim: Simulator, bus: Bus, tap: Inbox
 ):
     rules = RulesConfig(dte_roll=DteRollRule(credit_only=False))
     async with running(config, sim, rules=rules):
         await until_synchronised(bus)
         await open_condor(bus, tap, "SPY", "two-step", quantity=1, dte=(20, 30))
         sim.reject_next_order("combo not accepted")  # the one roll combo
-        await bus.publish(decision("two-step", "SPY", Action.ROLL))
-        rolled = await tap.wait_for(ExitExecuted, strategy_id="two-step", timeout_s=15)
+        await bus.publish(decision("two-step", Action.ROLL))
+        rolled = await tap.wait_for(ExitExecuted, strategy_id="two-step", timeout=15)
         assert rolled.result is ExitResult.ROLLED, rolled.reason
         assert rolled.order_refs == ["v6:two-step:roll:1", "v6:two-step-r1:roll:1"]
         close = next(o for o in sim.orders if o.order_ref == "v6:two-step:roll:1")
@@ -232,9 +218,9 @@ async def test_a_rejected_roll_combo_falls_back_to_close_then_open(
 
 
 async def test_market_data_and_daily_history_are_served_over_nats(
-    config: Config, sim: Simulator, bus: Bus, tap: Tap
+    config: Config, sim: Simulator, bus: Bus, tap: Inbox
 ):
-    md = await Tap(bus).start("md")
+    md = await Inbox().attach(bus, bus.subjects.wildcard("md"))
     async with running(config, sim):
         await until_synchronised(bus)
         history = await bus.request(

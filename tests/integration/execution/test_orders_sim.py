@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import msgspec
-from exec_harness import Harness
+from fixtures.events import decision
+from fixtures.execution import Harness
 
 from services.execution.orders import closing_legs, net_prices
-from shared.enums import Action, ExitResult, OrderStatus, Right, Severity, StrategyType, Urgency
+from shared.enums import Action, ExitResult, OrderStatus, Right, Severity, StrategyType
 from shared.events import (
     AlertRaised,
     ChainProvided,
     ChainRequested,
-    DecisionMade,
     ExitExecuted,
     Leg,
     MarketDataUpdated,
@@ -140,19 +140,6 @@ async def open_condor(h: Harness, sid: str, quantity: int = 2) -> None:
     await h.wait_for(OrderFilled, strategy_id=sid)
     while h.book.get(sid).working is not None:  # noqa: ASYNC110 - the order's end
         await asyncio.sleep(0.02)
-
-
-def decision(sid: str, action: Action, **kw: object) -> DecisionMade:
-    return DecisionMade(
-        decision_id=f"d-{sid}-{action.value}",
-        strategy_id=sid,
-        symbol="SPY",
-        action=action,
-        rule="test",
-        reason="test",
-        urgency=kw.pop("urgency", Urgency.IMMEDIATE),
-        **kw,
-    )
 
 
 async def test_reduce_then_close_produce_the_right_combos_and_exit_events(harness: Harness):

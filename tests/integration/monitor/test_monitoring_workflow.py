@@ -6,14 +6,13 @@ own tests): an entry order placed and filled, then market data.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import msgspec
 import pytest
-from monitor_factories import NOW, condor_market, filled, placed, vix
+from fixtures.events import NOW, condor_market, filled, placed, vix
+from fixtures.tables import table_rows
 
 from services.decision import SERVICE as DECISION
 from services.monitor import SERVICE as MONITOR
@@ -29,7 +28,6 @@ from shared.events import (
     SnapshotNow,
 )
 from shared.service import Runtime, run_service
-from shared.storage import Table
 
 # the legs' mids that value the condor at 0.18 against its 1.20 credit: UPL% +0.85
 TAKE_PROFIT_MIDS = (0.05, 0.14, 0.12, 0.03)
@@ -55,73 +53,69 @@ async def services(fast: Config) -> AsyncIterator[tuple[Runtime, Runtime]]:
         yield monitor, decision
 
 
-async def _open_condor(bus: Bus, collector) -> None:
+async def _open_condor(bus: Bus, inbox) -> None:
     await bus.publish(vix())
     await bus.publish(placed())
     await bus.publish(filled())
-    await collector.wait_for(PositionOpened)
+    await inbox.wait_for(PositionOpened)
 
 
-async def _rows(config: Config, service: str, spec) -> list[dict]:
-    table = Table.open(Path(config.storage.data_root) / service, spec)
-    return (await table.read()).to_pylist()
-
-
-async def test_monitoring_workflow(services, bus: Bus, collector, fast: Config) -> None:
+async def test_monitoring_workflow(services, bus: Bus, inbox, fast: Config) -> None:
     from services.decision.tables import ALERTS, DECISIONS
     from services.monitor.tables import POSITION_SNAPSHOTS
 
     monitor, decision = services
-    await _open_condor(bus, collector)
+    await _open_condor(bus, inbox)
     await bus.publish(condor_market())
-    calm = await collector.wait_for(PositionSnapshot, lambda s: s.upl_pct < 0.5)
+    calm = await inbox.wait_for(PositionSnapshot, lambda s: s.upl_pct < 0.5)
     assert math.isclose(calm.upl_pct, 0.40 / 1.20)
 
     await bus.publish(condor_market(mids=TAKE_PROFIT_MIDS))
-    snap = await collector.wait_for(PositionSnapshot, lambda s: s.upl_pct > 0.80)
+    snap = await inbox.wait_for(PositionSnapshot, lambda s: s.upl_pct > 0.80)
     assert math.isclose(snap.mark, 0.18) and math.isclose(snap.unrealized_pnl, 102.0)
     assert snap.entry_price == 1.20 and snap.quantity == 1 and not snap.stale
     assert snap.max_profit == 120.0 and snap.max_loss == 880.0 and snap.dte == 39
     assert snap.vix == snap.vix_at_entry == 18.0 and snap.underlying_price == 580.0
 
-    made = await collector.wait_for(DecisionMade)
+    made = await inbox.wait_for(DecisionMade)
     assert (made.action, made.rule, made.strategy_id) == (Action.CLOSE, "take_profit", "s-1")
-    alert = await collector.wait_for(AlertRaised)
+    alert = await inbox.wait_for(AlertRaised)
     assert alert.severity == Severity.INFO and alert.strategy_id == "s-1"
 
     # the timer keeps valuing the same condition: still one decision while the exit works
-    await asyncio.sleep(2.2)
-    assert len(collector.of(PositionSnapshot, lambda s: s.upl_pct > 0.80)) >= 3
-    assert len(collector.of(DecisionMade)) == 1
+    await inbox.wait_for(PositionSnapshot, lambda s: s.upl_pct > 0.80, count=3)
+    assert len(inbox.of(PositionSnapshot, lambda s: s.upl_pct > 0.80)) >= 3
+    assert len(inbox.of(DecisionMade)) == 1
 
     for writer in (*monitor.writers.values(), *decision.writers.values()):
         await writer.flush()
-    snapshots = await _rows(fast, "monitor", POSITION_SNAPSHOTS)
+    data_root = fast.storage.data_root
+    snapshots = await table_rows(data_root, "monitor", POSITION_SNAPSHOTS)
     assert any(r["upl_pct"] > 0.80 and r["strategy_id"] == "s-1" for r in snapshots)
-    (decided,) = await _rows(fast, "decision", DECISIONS)
+    (decided,) = await table_rows(data_root, "decision", DECISIONS)
     assert decided["decision_id"] == made.decision_id and decided["rule"] == "take_profit"
-    assert [a["alert_id"] for a in await _rows(fast, "decision", ALERTS)] == [alert.alert_id]
+    alerts = await table_rows(data_root, "decision", ALERTS)
+    assert [a["alert_id"] for a in alerts] == [alert.alert_id]
 
 
 async def test_snapshots_keep_coming_every_interval_without_market_updates(
-    services, bus: Bus, collector
+    services, bus: Bus, inbox
 ) -> None:
-    await _open_condor(bus, collector)
+    await _open_condor(bus, inbox)
     await bus.publish(condor_market())
-    await collector.wait_for(PositionSnapshot)
-    before = len(collector.of(PositionSnapshot))
-    await asyncio.sleep(2.6)  # interval_s = 1 market second, the clock at speed 1
-    assert len(collector.of(PositionSnapshot)) - before >= 2
+    await inbox.wait_for(PositionSnapshot)
+    before = len(inbox.of(PositionSnapshot))
+    # interval_s = 1 market second, the clock at speed 1
+    await inbox.wait_for(PositionSnapshot, timeout=2.6, count=before + 2)
+    assert len(inbox.of(PositionSnapshot)) - before >= 2
 
 
-async def test_snapshot_now_values_at_once(config: Config, bus: Bus, collector) -> None:
+async def test_snapshot_now_values_at_once(config: Config, bus: Bus, inbox) -> None:
     slow = _with(config, interval_s=3600.0, revalue_min_interval_s=0.05)
     async with run_service(MONITOR, slow, MarketClock()):
-        await _open_condor(bus, collector)
+        await _open_condor(bus, inbox)
         await bus.publish(condor_market())
-        await collector.wait_for(PositionSnapshot)
-        count = len(collector.of(PositionSnapshot))
+        await inbox.wait_for(PositionSnapshot)
+        count = len(inbox.of(PositionSnapshot))
         await bus.publish(SnapshotNow(market_time=NOW))
-        await collector.wait_for(
-            PositionSnapshot, lambda _s: len(collector.of(PositionSnapshot)) > count
-        )
+        await inbox.wait_for(PositionSnapshot, lambda _s: len(inbox.of(PositionSnapshot)) > count)

@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from fixtures.events import make
-from security_helpers import wait_until
+from fixtures.waiting import until
 
 from desk.cli.up import provision_as_admin
 from shared.bus import Delivery, connect, consumer, credentials
@@ -48,7 +48,7 @@ async def test_a_secured_cluster_replicates_streams_and_serves_each_user(tmp_pat
             msgspec.structs.replace(nats_cfg, url=cluster.nodes[2].url), "decision"
         )
         sent = await decision.publish(make(DecisionMade, strategy_id="s-1"))
-        await wait_until(lambda: bool(handled), timeout=10.0)
+        await until(lambda: bool(handled), timeout=10.0)
         assert handled[0].event_id == sent.event_id
         for bus in (decision, execution, admin):
             await bus.close(grace_s=1.0)

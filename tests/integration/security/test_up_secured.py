@@ -14,9 +14,9 @@ from typing import Any
 
 import nats
 import pytest
-from security_helpers import wait_until
+from fixtures.processes import discovered
+from fixtures.waiting import until
 
-from desk.cli.status import discover
 from shared.bus.credentials import AUTH_CONF, connect_options
 from shared.natsserver import free_port
 
@@ -38,7 +38,7 @@ async def _anonymous_publish_is_refused(url: str) -> bool:
     try:
         await nc.publish("v6.cmd.close_all", b"forged")
         await nc.flush()
-        await wait_until(lambda: bool(errors))
+        await until(lambda: bool(errors))
     finally:
         await nc.close()
     return "permissions violation" in str(errors[0])
@@ -67,14 +67,7 @@ async def test_v6_up_runs_each_service_as_its_own_user_and_never_logs_a_password
     up = _v6(["up"], tmp_path, env, log)
     try:
         url_file = data / "nats.url"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
-        names: set[str] = set()
-        while not names >= SERVICES and loop.time() < deadline:
-            await asyncio.sleep(0.25)
-            if url_file.exists():
-                replies = await discover(url_file.read_text().strip(), wait=0.3)
-                names = {r["name"] for r in replies}
+        names = await discovered(url_file, SERVICES)
         assert names >= SERVICES, "the four services did not answer $SRV.PING"
         url = url_file.read_text().strip()
         # an operator command through the CLI, which finds the operator's login by itself

@@ -1,4 +1,4 @@
-from decision_factories import NOW, take_profit_snapshot
+from fixtures.events import NOW, take_profit_snapshot
 
 from services.decision.tables import (
     DECISIONS,

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from decision_factories import NOW, snapshot, take_profit_snapshot
+from fixtures.events import NOW, snapshot, take_profit_snapshot
 
 from services.decision.workflow import DecisionWorkflow
 from shared.clock import FixedClock

@@ -1,6 +1,6 @@
 import math
 
-from monitor_factories import CALL_DEBIT, CONDOR, NOW, built, filled, placed
+from fixtures.events import CALL_DEBIT, CONDOR, NOW, built, filled, placed
 
 from services.monitor.book import PositionBook, payoff_extremes
 from shared.enums import ExitResult, OrderPurpose, StrategyStatus, StrategyType

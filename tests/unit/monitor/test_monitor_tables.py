@@ -1,4 +1,4 @@
-from monitor_factories import NOW, condor_market, filled, placed
+from fixtures.events import NOW, condor_market, filled, placed
 
 from services.monitor.book import PositionBook
 from services.monitor.tables import (

@@ -1,7 +1,7 @@
 import datetime as dt
 import math
 
-from monitor_factories import (
+from fixtures.events import (
     CALL_DEBIT,
     NOW,
     built,

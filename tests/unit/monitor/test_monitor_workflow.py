@@ -1,7 +1,7 @@
 import datetime as dt
 import math
 
-from monitor_factories import NOW, condor_market, filled, placed, vix
+from fixtures.events import NOW, condor_market, filled, placed, vix
 
 from services.monitor.workflow import PositionMonitoringWorkflow
 from shared.clock import FixedClock

@@ -1,3 +1,0 @@
-from svc_helpers import collector, spawn
-
-__all__ = ["collector", "spawn"]
