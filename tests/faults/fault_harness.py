@@ -55,11 +55,14 @@ async def assert_closed_once(system: System, strategy_id: str, quantity: int) ->
         for e in o.executions
         if e.is_combo_summary
     }
-    rows = [
-        r
-        for r in await table_rows(system.data_root, "execution", FILLS)
-        if r["strategy_id"] == strategy_id
-    ]
+    # the fills and the exits are separate tables, committed by their own batches
+    rows = await wait_rows(
+        system.data_root,
+        "execution",
+        FILLS,
+        lambda r: r["strategy_id"] == strategy_id,
+        count=len(sim_fills),
+    )
     assert sorted(r["exec_id"] for r in rows) == sorted(sim_fills), (rows, sim_fills)
     for order in system.orders_for(strategy_id):
         recorded = sum(r["quantity"] for r in rows if r["order_ref"] == order.order_ref)
