@@ -226,6 +226,14 @@ class OrdersConfig(Section):
     cancel_remaining_after_walk: bool = True
     immediate_marketable: bool = True
     dry_run: bool = False
+    # execution's own caps on an order to open, whatever the event asking for it says: units,
+    # contracts per unit of one leg, and the loss at the worst price (currency); a default
+    # entry sizes far below them (entry.max_position_risk_pct of the account)
+    max_quantity: int = 100
+    max_leg_ratio: int = 3
+    max_order_risk: float = 25_000.0
+    # short legs without a protecting long (e.g. a short strangle): refused unless set
+    allow_naked_shorts: bool = False
 
 
 class BreakerConfig(Section):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
-from typing import Any, ClassVar, Generic, TypeVar, get_args
+from typing import Annotated, Any, ClassVar, Generic, TypeVar, get_args
 
 import msgspec
 
@@ -42,6 +42,14 @@ from shared.enums import (
 
 SCHEMA_VERSION = 1
 MULTIPLIER = 100
+
+# Ids and symbols become subject tokens (``v6.order.status.<strategy_id>``): letters, digits,
+# '-' and '_' only (no dots, spaces or wildcards), and short, or the server closes a connection
+# whose control line they overflow. The contract refuses anything else at decode.
+TOKEN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+StrategyId = Annotated[str, msgspec.Meta(pattern=TOKEN_PATTERN, max_length=64)]
+Symbol = Annotated[str, msgspec.Meta(pattern=TOKEN_PATTERN, max_length=16)]
+AlertId = Annotated[str, msgspec.Meta(pattern=TOKEN_PATTERN, max_length=128)]
 # the largest combo v6 sends is a roll: four legs out, four in
 MAX_LEGS = 8
 
@@ -93,7 +101,7 @@ class Check(msgspec.Struct, frozen=True, kw_only=True):
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
     """The latest market state of one instrument; option fields are None for underlyings."""
 
-    symbol: str
+    symbol: Symbol
     sec_type: SecType
     con_id: int | None = None
     right: Right | None = None
@@ -157,7 +165,7 @@ class EntrySignalEvaluated(Event, frozen=True, kw_only=True):
     """Every entry evaluation, accepted or rejected, with each check and its figures."""
 
     signal_id: str
-    symbol: str
+    symbol: Symbol
     accepted: bool
     direction: Direction
     trend: Trend | None = None
@@ -173,8 +181,8 @@ class EntrySignalEvaluated(Event, frozen=True, kw_only=True):
 class StrategyBuilt(Event, frozen=True, kw_only=True):
     """A concrete strategy to open (or a roll's replacement), sent as one combo order."""
 
-    strategy_id: str
-    symbol: str
+    strategy_id: StrategyId
+    symbol: Symbol
     strategy_type: StrategyType
     legs: list[Leg]
     quantity: int
@@ -186,7 +194,7 @@ class StrategyBuilt(Event, frozen=True, kw_only=True):
     stop_loss: float | None = None
     signal_id: str | None = None
     purpose: OrderPurpose = OrderPurpose.ENTRY
-    rolled_from: str | None = None
+    rolled_from: StrategyId | None = None
     oca_group: str | None = None
     bracket: bool = False
 
@@ -214,7 +222,7 @@ class StrategyBuilt(Event, frozen=True, kw_only=True):
 
 
 class OrderPlaced(Event, frozen=True, kw_only=True):
-    strategy_id: str
+    strategy_id: StrategyId
     order_ref: str
     purpose: OrderPurpose
     broker_order_id: int
@@ -227,11 +235,11 @@ class OrderPlaced(Event, frozen=True, kw_only=True):
     dry_run: bool = False
     symbol: str = ""
     strategy_type: StrategyType | None = None
-    rolled_from: str | None = None
+    rolled_from: StrategyId | None = None
 
 
 class OrderStatusChanged(Event, frozen=True, kw_only=True):
-    strategy_id: str
+    strategy_id: StrategyId
     order_ref: str
     purpose: OrderPurpose
     broker_order_id: int | None
@@ -246,7 +254,7 @@ class OrderStatusChanged(Event, frozen=True, kw_only=True):
 class OrderFilled(Event, frozen=True, kw_only=True):
     """One execution of a (combo) order; ``price`` is the signed net price per unit."""
 
-    strategy_id: str
+    strategy_id: StrategyId
     order_ref: str
     purpose: OrderPurpose
     broker_order_id: int
@@ -260,13 +268,13 @@ class OrderFilled(Event, frozen=True, kw_only=True):
     commission: float = 0.0
     # the order opens a roll's new strategy (one combo, or the second step): the old id.
     # Together with ``purpose`` it says whether the fill opens or closes (position.fill_opens)
-    rolled_from: str | None = None
+    rolled_from: StrategyId | None = None
 
 
 class OrderRejected(Event, frozen=True, kw_only=True):
     """The broker said no."""
 
-    strategy_id: str
+    strategy_id: StrategyId
     order_ref: str
     purpose: OrderPurpose
     broker_order_id: int | None = None
@@ -277,14 +285,14 @@ class OrderRejected(Event, frozen=True, kw_only=True):
 class OrderDenied(Event, frozen=True, kw_only=True):
     """v6 refused to send (validation, circuit breaker, halt, duplicate)."""
 
-    strategy_id: str
+    strategy_id: StrategyId
     order_ref: str
     purpose: OrderPurpose
     reason: str
 
 
 class ExitExecuted(Event, frozen=True, kw_only=True):
-    strategy_id: str
+    strategy_id: StrategyId
     action: Action
     result: ExitResult
     decision_id: str | None = None
@@ -292,7 +300,7 @@ class ExitExecuted(Event, frozen=True, kw_only=True):
     closed_quantity: int = 0
     remaining_quantity: int = 0
     realized_pnl: float | None = None
-    new_strategy_id: str | None = None
+    new_strategy_id: StrategyId | None = None
     order_refs: list[str] = []
     reason: str = ""
 
@@ -305,7 +313,7 @@ class BrokerConnectionChanged(Event, frozen=True, kw_only=True):
 class MarketDataUpdated(Event, frozen=True, kw_only=True):
     """Conflated quotes of one underlying's instruments (the underlying, options, or VIX)."""
 
-    symbol: str
+    symbol: Symbol
     quotes: list[Quote]
 
 
@@ -328,8 +336,8 @@ class PositionSnapshot(Event, frozen=True, kw_only=True):
     the maximum profit of a credit spread is earned, for credit and debit positions alike.
     """
 
-    strategy_id: str
-    symbol: str
+    strategy_id: StrategyId
+    symbol: Symbol
     strategy_type: StrategyType
     legs: list[LegSnapshot]
     quantity: int
@@ -371,14 +379,14 @@ class PositionSnapshot(Event, frozen=True, kw_only=True):
 
 
 class PositionOpened(Event, frozen=True, kw_only=True):
-    strategy_id: str
-    symbol: str
+    strategy_id: StrategyId
+    symbol: Symbol
     quantity: int
 
 
 class PositionClosed(Event, frozen=True, kw_only=True):
-    strategy_id: str
-    symbol: str
+    strategy_id: StrategyId
+    symbol: Symbol
     realized_pnl: float
 
 
@@ -387,8 +395,8 @@ class PositionClosed(Event, frozen=True, kw_only=True):
 
 class DecisionMade(Event, frozen=True, kw_only=True):
     decision_id: str
-    strategy_id: str
-    symbol: str
+    strategy_id: StrategyId
+    symbol: Symbol
     action: Action
     rule: str
     reason: str
@@ -407,18 +415,18 @@ class DecisionMade(Event, frozen=True, kw_only=True):
 
 
 class AlertRaised(Event, frozen=True, kw_only=True):
-    alert_id: str
+    alert_id: AlertId
     severity: Severity
     title: str
     message: str
     source: str
-    strategy_id: str | None = None
+    strategy_id: StrategyId | None = None
     rule: str | None = None
     status: AlertStatus = AlertStatus.ACTIVE
 
 
 class AlertStatusChanged(Event, frozen=True, kw_only=True):
-    alert_id: str
+    alert_id: AlertId
     status: AlertStatus
     note: str = ""
 
@@ -432,7 +440,7 @@ class Command(Event, frozen=True, kw_only=True):
 
 class CloseAll(Command, frozen=True, kw_only=True):
     verb: ClassVar[str] = "close_all"
-    symbol: str | None = None
+    symbol: Symbol | None = None
 
 
 class Halt(Command, frozen=True, kw_only=True):
@@ -446,7 +454,7 @@ class Resume(Command, frozen=True, kw_only=True):
 
 class EvaluateEntry(Command, frozen=True, kw_only=True):
     verb: ClassVar[str] = "evaluate_entry"
-    symbol: str | None = None
+    symbol: Symbol | None = None
 
 
 class SnapshotNow(Command, frozen=True, kw_only=True):
@@ -455,13 +463,13 @@ class SnapshotNow(Command, frozen=True, kw_only=True):
 
 class AcknowledgeAlert(Command, frozen=True, kw_only=True):
     verb: ClassVar[str] = "alert_ack"
-    alert_id: str
+    alert_id: AlertId
     note: str = ""
 
 
 class ResolveAlert(Command, frozen=True, kw_only=True):
     verb: ClassVar[str] = "alert_resolve"
-    alert_id: str
+    alert_id: AlertId
     note: str = ""
 
 
@@ -469,14 +477,14 @@ class ResolveAlert(Command, frozen=True, kw_only=True):
 
 
 class ChainRequested(Event, frozen=True, kw_only=True):
-    symbol: str
+    symbol: Symbol
     min_dte: int
     max_dte: int
     strikes_around: int = 30
 
 
 class ChainProvided(Event, frozen=True, kw_only=True):
-    symbol: str
+    symbol: Symbol
     underlying_price: float
     expiries: list[dt.date]
     strikes: list[float]
@@ -485,13 +493,13 @@ class ChainProvided(Event, frozen=True, kw_only=True):
 
 
 class HistoryRequested(Event, frozen=True, kw_only=True):
-    symbol: str
+    symbol: Symbol
     what: str = "TRADES"  # TRADES | OPTION_IMPLIED_VOLATILITY | MIDPOINT | HISTORICAL_VOLATILITY
     duration: str = "1 Y"
 
 
 class HistoryProvided(Event, frozen=True, kw_only=True):
-    symbol: str
+    symbol: Symbol
     what: str
     bars: list[Bar]
     error: str = ""

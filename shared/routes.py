@@ -14,12 +14,17 @@ permissions are spelled out in ``bus/permissions.py``.
 from __future__ import annotations
 
 import enum
+import re
 import typing
 from dataclasses import dataclass
 from functools import cache
 
 from shared import events as ev
-from shared.events import EVENT_TYPES, Command, Event
+from shared.errors import Invalid
+from shared.events import EVENT_TYPES, TOKEN_PATTERN, Command, Event
+
+_TOKEN = re.compile(TOKEN_PATTERN)
+MAX_KEY = 128  # the longest token the contract allows (an alert id)
 
 ENTRY, MONITOR, DECISION, EXECUTION = "entry", "monitor", "decision", "execution"
 SERVICES = (ENTRY, MONITOR, DECISION, EXECUTION)
@@ -56,7 +61,12 @@ class Route:
         if self.key is None:
             return None
         value = getattr(event, self.key)
-        return value.value if isinstance(value, enum.Enum) else str(value)
+        key = value.value if isinstance(value, enum.Enum) else str(value)
+        # decoding refuses such a key; an event made in-process is checked here, before it
+        # becomes a subject the server would refuse or misroute
+        if not _TOKEN.fullmatch(key) or len(key) > MAX_KEY:
+            raise Invalid(f"{type(event).__name__}.{self.key} {key[:40]!r} is not a subject token")
+        return key
 
     def subject(self, key: str | None = None) -> str:
         return self.family if key is None else f"{self.family}.{key}"

@@ -1,5 +1,5 @@
-"""Entries: a built strategy checked and opened as one order (a BAG of its legs), its fills
-booked, and its brackets placed once it filled.
+"""Entries: a built strategy checked from first principles (``validation``) and opened as one
+order (a BAG of its legs), its fills booked, and its brackets placed once it filled.
 
 ``halted`` (the operator's halt) and an open circuit breaker deny new entries only.
 """
@@ -13,10 +13,11 @@ from services.execution.brackets import Brackets
 from services.execution.order_manager import Filled, WorkingOrder
 from services.execution.orders import OrderRole, OrderSpec, net_prices
 from services.execution.placing import QUOTE_WAIT_S, OrderPlacer
+from services.execution.validation import contract_problems, structure_problems
 from shared.domain.calendar import trading_date
-from shared.domain.strategy import from_built_event, order_ref, validate
+from shared.domain.strategy import order_ref
 from shared.enums import OrderStatus, StrategyStatus
-from shared.events import OrderDenied, StrategyBuilt
+from shared.events import Leg, OrderDenied, StrategyBuilt
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +29,22 @@ class EntryOrderWorkflow:
         self.halted = False
 
     def _refusal(self, ev: StrategyBuilt) -> str | None:
+        """Why ``ev`` may not open, from what needs no broker (size, structure, prices)."""
         now = self.placer.now()
-        problems = validate(from_built_event(ev), trading_date(now))
+        problems = structure_problems(ev, self.placer.config, trading_date(now))
         if problems:
             return "; ".join(problems)
         if self.halted:
             return "trading halted: new entries are denied"
+        return None
+
+    async def _contract_refusal(self, ev: StrategyBuilt, legs: list[Leg]) -> str | None:
+        """Why ``legs`` may not open: a con_id that is not the contract its leg claims."""
+        facts = await self.placer.client.contract_facts(leg.con_id or 0 for leg in legs)
+        problems = contract_problems(ev.symbol, legs, facts)
+        if problems:
+            return "; ".join(problems)
+        now = self.placer.now()
         # asked last: in half-open the breaker lets this one order through as its trial
         if not self.placer.breaker.allow(now):
             return f"circuit breaker open until {self.placer.breaker.reopens_at(now)}"
@@ -51,7 +62,16 @@ class EntryOrderWorkflow:
             if refusal:
                 await self._deny(ev, ref, refusal)
                 return
-        legs = await placer.md.qualify(ev.symbol, list(ev.legs))
+        try:
+            legs = await placer.md.qualify(ev.symbol, list(ev.legs))
+        except ValueError as exc:  # a leg that is not a listed contract
+            await self._deny(ev, ref, str(exc))
+            return
+        if known is None:
+            refusal = await self._contract_refusal(ev, legs)
+            if refusal:
+                await self._deny(ev, ref, refusal)
+                return
         await placer.md.track(ev.symbol, legs)
         await placer.md.wait_quotes(legs, timeout_s=QUOTE_WAIT_S)
         prices = net_prices(legs, placer.md.quotes)

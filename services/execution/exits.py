@@ -1,12 +1,17 @@
 """Exits: a decision (CLOSE, REDUCE, ROLL) or the operator's close-all carried out on a holding.
 
-A redelivered decision whose exit is working or done changes nothing; a decision for a
-strategy whose opening order has filled but not yet ended is retried shortly (transient).
+At most one exit works on a strategy at a time, whatever path asks for it: the check that none
+is working and the placing of one happen under the strategy's lock, because the decisions and
+the commands are consumed side by side and placing awaits the broker. A redelivered decision
+whose exit is working or done changes nothing; a decision for a strategy whose opening order
+has filled but not yet ended is retried shortly (transient).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
 
 from services.execution.closing import Closer
 from services.execution.orders import OrderRole, reduce_units
@@ -28,10 +33,15 @@ class ExitWorkflow:
         self.closer = closer
         self.rolls = rolls
         self.reports = reports
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def execute_exit_decision(self, d: DecisionMade) -> None:
         if d.action is Action.HOLD:
             return
+        async with self._locks[d.strategy_id]:
+            await self._exit(d)
+
+    async def _exit(self, d: DecisionMade) -> None:
         h = self.placer.book.get(d.strategy_id)
         if h is not None and h.working_decision == d.decision_id:
             return  # a redelivery of the decision whose exit is working or done
@@ -61,7 +71,9 @@ class ExitWorkflow:
 
     async def execute_close_all(self, cmd: CloseAll) -> None:
         for h in self.placer.book.open_holdings(cmd.symbol):
-            if h.working is None:
+            async with self._locks[h.strategy_id]:
+                if h.working is not None or not h.is_open:
+                    continue
                 # an operator's close-all means out now: a marketable limit, not a slow walk
                 # that a moving market can outrun
                 await self.closer.close(

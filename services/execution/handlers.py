@@ -20,7 +20,7 @@ from typing import Any
 from services.execution.book import Holding, HoldingBook
 from services.execution.ib_client import IBClient
 from services.execution.market_data import MarketDataRelay
-from services.execution.order_manager import OrderManager
+from services.execution.order_manager import OrderManager, WorkingOrder
 from services.execution.placing import OrderPlacer
 from services.execution.reconcile import Finding, FindingKind, book_positions, reconcile
 from services.execution.recorder import Recorder, Records
@@ -40,6 +40,7 @@ from services.execution.workflow import ExecutionWorkflows
 from shared.bus.client import Delivery
 from shared.clock import MarketClock
 from shared.config import Config
+from shared.domain.alerts import alert_id
 from shared.domain.breaker import CircuitBreaker
 from shared.domain.builders import StrategyBuilder
 from shared.domain.strategy import derive_id
@@ -83,7 +84,12 @@ class ExecutionService:
             self.client, config.universe, publish, config.ib.market_data_max_rate_hz
         )
         self.orders = OrderManager(
-            self.client, publish, config.orders, self.relay.quotes, recorded_fills
+            self.client,
+            publish,
+            config.orders,
+            self.relay.quotes,
+            recorded_fills,
+            on_overfill=self._overfilled,
         )
         self.placer = OrderPlacer(
             self.client,
@@ -146,6 +152,26 @@ class ExecutionService:
             {"name": HALTED, "on": on, "reason": reason, "updated_at": self.client.now()},
         )
 
+    async def _overfilled(self, wo: WorkingOrder, excess: int) -> None:
+        """More filled than asked: nothing is trusted until an operator looks (entries halt)."""
+        spec = wo.spec
+        reason = (
+            f"{spec.order_ref} filled {excess} unit(s) beyond its {spec.quantity}: the excess "
+            "is held at the broker but booked to no strategy; entries halted"
+        )
+        self.set_halted(True, reason)
+        await self.records.publish(
+            AlertRaised(
+                market_time=self.client.now(),
+                alert_id=alert_id(derive_id("overfill", spec.order_ref, str(wo.filled + excess))),
+                severity=Severity.CRITICAL,
+                title="fill beyond the order's size",
+                message=reason,
+                strategy_id=spec.strategy_id,
+                source="execution.orders",
+            )
+        )
+
     async def reconcile(self) -> list[Finding]:
         """Compare the broker's positions with the book; every difference is a critical alert."""
         account = self.client.config.account
@@ -166,7 +192,7 @@ class ExecutionService:
             await publish(
                 AlertRaised(
                     market_time=now,
-                    alert_id=derive_id("reconcile", now.isoformat(), str(f.con_id)),
+                    alert_id=alert_id(derive_id("reconcile", now.isoformat(), str(f.con_id))),
                     severity=Severity.CRITICAL,
                     title=f"broker position {f.kind.value}",
                     message=f.detail,
@@ -196,7 +222,10 @@ class ExecutionService:
         )
 
     def health(self) -> dict[str, Any]:
+        unsaved = sorted(self.records.unsaved)
         return {
+            **({"status": "unhealthy"} if unsaved else {}),
+            "unsaved_holdings": unsaved,
             "broker": self.client.state.value,
             "broker_ready": self.client.ready.is_set(),
             "halted": self.flows.entries.halted,

@@ -31,6 +31,7 @@ from services.execution.translate import (
     BrokerOrder,
     bars_from_ib,
     execution_from_fill,
+    facts_of,
     ib_expiry,
     limit_order,
     option_contract,
@@ -40,6 +41,7 @@ from services.execution.translate import (
     right_to_ib,
     underlying_contract,
 )
+from services.execution.validation import ContractFacts
 from shared.clock import MarketClock
 from shared.config import IBConfig
 from shared.enums import BrokerState
@@ -282,6 +284,16 @@ class IBClient:
                 leg = msgspec.structs.replace(leg, con_id=ids[key])
             out.append(leg)
         return out
+
+    async def contract_facts(self, con_ids: Iterable[int]) -> dict[int, ContractFacts]:
+        """What the broker says each of ``con_ids`` is (ids it does not know are left out)."""
+        ids = sorted(set(con_ids))
+        qualified = await self.call(
+            "describe contracts",
+            self._ib.qualifyContractsAsync,
+            *(Contract(conId=con_id) for con_id in ids),
+        )
+        return {c.conId: facts_of(c) for c in qualified if c is not None and c.conId in ids}
 
     # --- streaming quotes ---------------------------------------------------------------
 

@@ -86,6 +86,8 @@ class Filled(msgspec.Struct, frozen=True, kw_only=True):
 
 FillCallback = Callable[[WorkingOrder, Filled], Awaitable[None]]
 DoneCallback = Callable[[WorkingOrder], Awaitable[None]]
+# the broker reported more units than the order asked for: (order, units beyond its size)
+OverfillCallback = Callable[[WorkingOrder, int], Awaitable[None]]
 
 
 class RoleCallbacks(msgspec.Struct, frozen=True):
@@ -105,8 +107,10 @@ class OrderManager:
         config: OrdersConfig,
         quotes: Mapping[int, Quote],
         recorded_fills: set[str] | None = None,
+        on_overfill: OverfillCallback | None = None,
     ) -> None:
         self.client = client
+        self.on_overfill = on_overfill
         self.publish = publish
         self.config = config
         self.quotes = quotes
@@ -126,9 +130,19 @@ class OrderManager:
         return self.roles[wo.spec.role]
 
     async def place(
-        self, spec: OrderSpec, *, dry_run: bool = False, correlation_id: str = ""
+        self,
+        spec: OrderSpec,
+        *,
+        dry_run: bool = False,
+        correlation_id: str = "",
+        resume: bool = False,
     ) -> WorkingOrder:
-        """Place ``spec`` unless an order with its ref exists (then re-attach); start the walk."""
+        """Place ``spec`` unless an order with its ref exists (then re-attach); start the walk.
+
+        ``resume``: ``spec`` was saved as working before a restart. It is re-attached or settled
+        from the broker's executions, but never sent again: the broker not knowing it means it
+        ended while we were away (or never reached it), and a stale order must not trade.
+        """
         if spec.order_ref in self.working:
             return self.working[spec.order_ref]
         ratios = {leg.con_id or 0: abs(leg.quantity) for leg in spec.legs}
@@ -142,6 +156,9 @@ class OrderManager:
             await self._publish_placed(wo, correlation_id, dry_run=False)
             await self._catch_up(wo)
         elif not dry_run and await self._ended_while_away(wo):
+            return wo
+        elif resume and not dry_run:
+            await self._settle_unknown(wo)
             return wo
         elif dry_run:
             wo.status = OrderStatus.DRY_RUN
@@ -357,6 +374,19 @@ class OrderManager:
 
     async def _filled(self, wo: WorkingOrder, combo: ComboExecution) -> None:
         units = round(combo.units)
+        room = wo.spec.quantity - wo.filled
+        if units > room:
+            # never more than the order's size into the book: the excess is the broker's error
+            # (or a modify taken as a new order) and goes to the operator, not into a strategy
+            log.error(
+                "fill beyond the order's size",
+                extra={"ref": wo.spec.order_ref, "units": units, "room": room},
+            )
+            if self.on_overfill is not None:
+                await self.on_overfill(wo, units - max(room, 0))
+            units = max(room, 0)
+            if units == 0:
+                return
         net = net_from_ib(wo.spec.legs, combo.side, combo.price)
         wo.filled += units
         wo.fill_value += net * units
@@ -448,6 +478,17 @@ class OrderManager:
         await self._finish(wo)
         return True
 
+    async def _settle_unknown(self, wo: WorkingOrder) -> None:
+        """An order of ours the broker neither lists nor has executions of: it ended unfilled
+        while we were away. Settled as cancelled, so what waits on it moves on."""
+        log.warning(
+            "working order unknown at the broker: settled", extra={"ref": wo.spec.order_ref}
+        )
+        wo.reason = "not at the broker after a restart or reconnect, and no executions"
+        wo.status = OrderStatus.CANCELLED
+        await self._publish_status(wo)
+        await self._finish(wo)
+
     async def resynchronise(self) -> None:
         """After a reconnect: re-attach every working order by ref and record missed fills."""
         for ref, wo in list(self.working.items()):
@@ -456,7 +497,7 @@ class OrderManager:
             order = self.client.order_by_ref(ref)
             if order is None:
                 if not await self._ended_while_away(wo):
-                    log.warning("working order not found at the broker", extra={"ref": ref})
+                    await self._settle_unknown(wo)
                 continue
             wo.broker = order
             await self._catch_up(wo)

@@ -83,20 +83,21 @@ class OrderPlacer:
             await self.save(h, durable=True)
         await self.orders.place(spec, dry_run=self.config.dry_run, correlation_id=correlation_id)
 
-    async def place_standing(self, specs: Iterable[OrderSpec]) -> None:
+    async def place_standing(self, specs: Iterable[OrderSpec], *, resume: bool = False) -> None:
         """Orders already saved on their holding (brackets, or a resume after a restart)."""
         for spec in specs:
-            await self.orders.place(spec, dry_run=self.config.dry_run)
+            await self.orders.place(spec, dry_run=self.config.dry_run, resume=resume)
 
     async def resume_working(self) -> None:
-        """After a (re)start: every order saved as working is re-attached (or placed) by ref."""
+        """After a (re)start: every order saved as working is re-attached by ref, or settled
+        from the broker's executions; none is sent again (``OrderManager.place``)."""
         for h in list(self.book.holdings.values()):
             specs = (*((h.working,) if h.working else ()), *h.brackets)
             for spec in specs:
                 if spec.order_ref in self.orders.working:
                     continue
                 await self.md.track(h.symbol, list(spec.legs))
-                await self.place_standing([spec])
+                await self.place_standing([spec], resume=True)
 
     async def quoted(self, symbol: str, legs: list[Leg]) -> tuple[float, float]:
         """(mid, natural) of trading ``legs`` now; retried later without quotes."""

@@ -6,6 +6,7 @@ So what is on the bus and what is in the tables never diverge.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
@@ -27,11 +28,16 @@ from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
+SAVE_RETRY_MIN_S = 0.2
+SAVE_RETRY_MAX_S = 5.0
+
 Row = Mapping[str, Any]
 
 
 class Records(Protocol):
     """Where execution's events and rows go (the bus and its tables, or a test's lists)."""
+
+    unsaved: set[str]  # strategies whose latest holding has not been committed yet
 
     async def publish(self, event: Event) -> Event: ...
 
@@ -46,6 +52,7 @@ class Recorder:
     def __init__(self, rt: Runtime, order_rows: dict[str, dict[str, Any]] | None = None) -> None:
         self.rt = rt
         self._order_rows = order_rows or {}
+        self.unsaved: set[str] = set()  # strategies whose latest holding row has not landed
 
     async def publish(self, event: Event) -> Event:
         nc = self.rt.bus.nc
@@ -69,11 +76,26 @@ class Recorder:
             writers[ORDERS.name].add(row)
 
     async def save(self, holding: Holding, *, durable: bool = False) -> None:
-        """Persist ``holding``; ``durable`` waits until it is committed (before an order)."""
+        """Persist ``holding``, committed before this returns, retried until it lands.
+
+        Every save waits for its commit, ``durable`` or not: a holding changes on the broker's
+        callbacks, which belong to no message, so nothing would ever redeliver a lost row.
+        Meanwhile the strategy is listed in ``unsaved`` (the service reports unhealthy).
+        """
         writer = self.rt.writers[HOLDINGS.name]
-        writer.add(holding_row(holding, self.rt.clock.now()))
-        if durable:
-            await writer.flush()
+        delay = SAVE_RETRY_MIN_S
+        while True:
+            writer.add(holding_row(holding, self.rt.clock.now()))
+            try:
+                await writer.flush()
+            except Exception:
+                self.unsaved.add(holding.strategy_id)
+                log.exception("holding not saved: retrying", extra={"id": holding.strategy_id})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, SAVE_RETRY_MAX_S)
+                continue
+            self.unsaved.discard(holding.strategy_id)
+            return
 
     def add_rows(self, table: str, rows: Row | Iterable[Row]) -> None:
         """Rows that no event carries (controls, broker positions, reconciliation findings)."""

@@ -25,6 +25,7 @@ from ib_async import Index as IBIndex
 from services.execution.fills import Execution
 from services.execution.orders import OrderSpec, ib_order_terms
 from services.execution.reconcile import BrokerPosition
+from services.execution.validation import ContractFacts
 from shared.enums import OrderSide, Right, SecType
 from shared.events import Bar, Leg, Quote
 
@@ -261,4 +262,18 @@ def position_from_ib(p: Position) -> BrokerPosition:
         position=float(p.position),
         avg_cost=float(p.avgCost),
         description=describe(c),
+    )
+
+
+def facts_of(contract: Contract) -> ContractFacts:
+    """What a contract the broker described is, in the project's terms."""
+    is_option = contract.secType == "OPT"
+    return ContractFacts(
+        con_id=contract.conId,
+        symbol=contract.symbol,
+        sec_type=contract.secType,
+        right=RIGHT_FROM_IB.get(contract.right) if is_option else None,
+        strike=float(contract.strike) if is_option else None,
+        expiry=expiry_from_ib(contract.lastTradeDateOrContractMonth) if is_option else None,
+        multiplier=int(float(contract.multiplier or 0)),
     )

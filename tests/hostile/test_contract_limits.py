@@ -71,3 +71,22 @@ def test_decision_out_of_range_is_refused_at_decode(field: str, value: float) ->
     with pytest.raises(msgspec.ValidationError) as err:
         Codec(DecisionMade).decode(_wire(raw))
     assert field in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "strategy_id", ["x" * 5000, "has space", "dotted.id", "wild*", "tail>", "", "-lead"]
+)
+def test_an_id_that_is_no_subject_token_is_refused_at_decode(strategy_id: str):
+    raw = {**msgspec.to_builtins(built()), "strategy_id": strategy_id}
+    with pytest.raises(msgspec.ValidationError) as refused:
+        BUILT.decode(_wire(raw))
+    assert "strategy_id" in str(refused.value)
+
+
+def test_an_event_made_in_process_with_such_an_id_gets_no_subject():
+    from shared.errors import Invalid
+    from shared.subjects import Subjects
+
+    with pytest.raises(Invalid) as refused:
+        Subjects("v6").for_event(make(DecisionMade, strategy_id="x" * 5000))
+    assert "not a subject token" in str(refused.value)

@@ -104,7 +104,7 @@ async def test_limit_below_the_market_is_walked_and_fills(harness: Harness):
 async def test_limit_that_never_becomes_marketable_is_cancelled_after_the_walk(
     harness: Harness,
 ):
-    ev = await built(harness, "ic-never", offset=2.0)
+    ev = await built(harness, "ic-never", offset=1.0)
     ev = StrategyBuilt(
         **{
             **{f: getattr(ev, f) for f in ev.__struct_fields__},
