@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
+from fixtures.consumers import wait_acked
 from fixtures.events import make
 from hostile.conftest import Hostile, draw, subscribed_subjects
 from hostile.payloads import (
@@ -20,6 +22,7 @@ from hostile.payloads import (
 
 from shared.enums import Action, ExitResult, StrategyType
 from shared.events import (
+    CloseAll,
     DeadLettered,
     DecisionMade,
     EntrySignalEvaluated,
@@ -141,4 +144,23 @@ async def test_a_payload_near_the_size_limit_is_still_dead_lettered(hostile: Hos
         "the oversized payload dead-lettered",
         30,
     )
+    await hostile.assert_alive("execution")
+
+
+async def test_an_id_no_subject_can_carry_is_dead_lettered_and_execution_stays_on_the_bus(
+    hostile: Hostile,
+) -> None:
+    # a 5 KB id once made the server close execution's connection for good; one with a space
+    # was placed at the broker with no event, no dead letter and no row
+    await hostile.system.start("execution")
+    payloads = [
+        msgspec.msgpack.encode({**msgspec.to_builtins(built("ok")), "strategy_id": bad})
+        for bad in ("x" * 5000, "two words", "dotted.id")
+    ]
+    await hostile.publish_raw("strategy.built.SPY", payloads)
+    await hostile.all_dead_lettered("execution", payloads)
+    assert hostile.system.sim.orders == []
+    await hostile.assert_alive("execution")
+    await hostile.bus.publish(CloseAll(symbol="SPY"))  # the next command still goes through
+    await wait_acked(hostile.bus, "execution", "commands")
     await hostile.assert_alive("execution")
