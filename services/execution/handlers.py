@@ -225,7 +225,7 @@ class ExecutionService:
         unsaved = sorted(self.records.unsaved)
         return {
             **({"status": "unhealthy"} if unsaved else {}),
-            "unsaved_holdings": unsaved,
+            "unsaved_records": unsaved,
             "broker": self.client.state.value,
             "broker_ready": self.client.ready.is_set(),
             "halted": self.flows.entries.halted,

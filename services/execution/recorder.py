@@ -37,7 +37,7 @@ Row = Mapping[str, Any]
 class Records(Protocol):
     """Where execution's events and rows go (the bus and its tables, or a test's lists)."""
 
-    unsaved: set[str]  # strategies whose latest holding has not been committed yet
+    unsaved: set[str]  # records not committed yet (the service reports unhealthy meanwhile)
 
     async def publish(self, event: Event) -> Event: ...
 
@@ -52,7 +52,8 @@ class Recorder:
     def __init__(self, rt: Runtime, order_rows: dict[str, dict[str, Any]] | None = None) -> None:
         self.rt = rt
         self._order_rows = order_rows or {}
-        self.unsaved: set[str] = set()  # strategies whose latest holding row has not landed
+        # what has not landed yet: strategies (holdings) and table:key of event rows
+        self.unsaved: set[str] = set()
 
     async def publish(self, event: Event) -> Event:
         nc = self.rt.bus.nc
@@ -65,15 +66,30 @@ class Recorder:
         return sent
 
     def _record(self, event: Event) -> None:
-        writers = self.rt.writers
         if isinstance(event, OrderFilled):
-            writers[FILLS.name].add(fill_row(event))
+            self._add(FILLS.name, event.exec_id, fill_row(event))
         elif isinstance(event, ExitExecuted):
-            writers[EXITS.name].add(exit_row(event))
+            self._add(EXITS.name, event.event_id, exit_row(event))
         elif isinstance(event, ORDER_EVENTS):
             row = order_row(event, self._order_rows.get(event.order_ref))
             self._order_rows[event.order_ref] = row
-            writers[ORDERS.name].add(row)
+            self._add(ORDERS.name, event.order_ref, row)
+
+    def _add(self, table: str, key: str, row: Row, delay: float = SAVE_RETRY_MIN_S) -> None:
+        """Queue ``row``; if its batch fails to commit, queue it again until it lands."""
+        committed = self.rt.writers[table].add(row)
+
+        def landed(fut: asyncio.Future[None]) -> None:
+            if fut.cancelled() or fut.exception() is None:
+                self.unsaved.discard(f"{table}:{key}")
+                return
+            self.unsaved.add(f"{table}:{key}")
+            # an order's row is upserted: the newest state of it goes again, never an older one
+            latest = self._order_rows.get(key, row) if table == ORDERS.name else row
+            again = min(delay * 2, SAVE_RETRY_MAX_S)
+            asyncio.get_running_loop().call_later(delay, self._add, table, key, latest, again)
+
+        committed.add_done_callback(landed)
 
     async def save(self, holding: Holding, *, durable: bool = False) -> None:
         """Persist ``holding``, committed before this returns, retried until it lands.

@@ -15,7 +15,7 @@ from fixtures.system import open_system
 from fixtures.tables import wait_rows
 from fixtures.waiting import until
 
-from services.execution.tables import HOLDINGS
+from services.execution.tables import FILLS, HOLDINGS
 from services.monitor.tables import POSITIONS
 from shared.bus import Bus
 from shared.config import Config
@@ -88,11 +88,25 @@ async def test_a_batch_the_timer_could_not_commit_fails_the_flush_before_the_ack
     assert (await table.read()).to_pylist() == [{"id": "a"}]
 
 
-async def test_execution_holdings_unwritable_while_an_entry_fills_lands_once_and_nothing_is_resent(
-    config: Config, bus: Bus, data_root: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("spec", "logged", "landed"),
+    [
+        (HOLDINGS, "holding not saved: retrying", "held"),
+        (FILLS, "batch commit failed", "quantity"),
+    ],
+    ids=["holdings", "fills"],
+)
+async def test_execution_tables_unwritable_while_an_entry_fills_land_once_nothing_is_resent(
+    config: Config,
+    bus: Bus,
+    data_root: Path,
+    caplog: pytest.LogCaptureFixture,
+    spec: TableSpec,
+    logged: str,
+    landed: str,
 ):
     # the fill comes from the broker's callbacks, which belong to no message: nothing would
-    # redeliver a holding row lost on a failed commit, so execution retries it until it lands
+    # redeliver a row lost on a failed commit, so execution queues it again until it lands
     caplog.set_level(logging.ERROR)
     walk = {"walk_interval_s": 600.0}  # the entry rests until the test fills it
     async with open_system(config, bus, data_root, orders=walk) as system:
@@ -101,18 +115,17 @@ async def test_execution_holdings_unwritable_while_an_entry_fills_lands_once_and
         await system.wait_market_data()
         opening, built, entry = await system.resting_entry("SPY")
         sid = built.strategy_id
-        holdings = data_root / "execution" / HOLDINGS.name
         await wait_rows(data_root, "execution", HOLDINGS, lambda r: r["strategy_id"] == sid)
 
-        with unwritable(holdings):
+        with unwritable(data_root / "execution" / spec.name):
             system.fill_now(entry)
-            await _logged(caplog, "holding not saved: retrying")
+            await _logged(caplog, logged)
         await opening
 
-        def held(row: dict) -> bool:
-            return row["strategy_id"] == sid and row["held"] == built.quantity
+        def whole(row: dict) -> bool:
+            return row["strategy_id"] == sid and row[landed] == built.quantity
 
-        await wait_rows(data_root, "execution", HOLDINGS, held)
+        await wait_rows(data_root, "execution", spec, whole)
         await system.take_profit(sid, Action.CLOSE)
         system.fill_now(await system.sim_order(sid, "exit"))
         await assert_closed_once(system, sid, built.quantity)
