@@ -4,6 +4,7 @@ import datetime as dt
 import math
 
 import pytest
+from fixtures.events import leg_fills
 
 from shared.domain.position import (
     PositionState,
@@ -15,9 +16,9 @@ from shared.domain.position import (
     price_within,
 )
 from shared.domain.strategy import TRANSITIONS, InvalidTransition
-from shared.enums import OrderPurpose, OrderSide, Right, StrategyStatus
+from shared.enums import OrderPurpose, Right, StrategyStatus
 from shared.errors import Invalid
-from shared.events import Leg, LegFill
+from shared.events import Leg
 
 T0 = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(minutes=5)
@@ -83,30 +84,20 @@ def test_only_an_entry_or_the_order_opening_a_roll_opens():
     assert apply_fill(held, OrderPurpose.ROLL, None, 1, -0.4, T1).state.quantity == 0
 
 
-def _leg(strike: float, quantity: int, right: Right = Right.PUT) -> Leg:
-    return Leg(right=right, strike=strike, expiry=EXP, quantity=quantity)
-
-
-def _leg_fill(strike: float, side: OrderSide, price: float, shares: int) -> LegFill:
-    return LegFill(
-        con_id=None,
-        right=Right.PUT,
-        strike=strike,
-        expiry=EXP,
-        side=side,
-        quantity=shares,
-        price=price,
-    )
+def _leg(strike: float, quantity: int, price: float | None = None) -> Leg:
+    return Leg(right=Right.PUT, strike=strike, expiry=EXP, quantity=quantity, price=price)
 
 
 def test_a_roll_combo_prices_each_side_from_its_own_legs():
     old, new = [_leg(500, 1), _leg(505, -1)], [_leg(490, 1), _leg(495, -1)]
-    fills = [
-        _leg_fill(500, OrderSide.SELL, 0.40, 1),  # the old long sold back
-        _leg_fill(505, OrderSide.BUY, 1.10, 1),  # the old short bought back
-        _leg_fill(490, OrderSide.BUY, 0.90, 1),
-        _leg_fill(495, OrderSide.SELL, 2.00, 1),
+    # the combo as traded: the old legs reversed, the new ones opened, each at its own price
+    traded = [
+        _leg(500, -1, price=0.40),  # the old long sold back
+        _leg(505, 1, price=1.10),  # the old short bought back
+        _leg(490, 1, price=0.90),
+        _leg(495, -1, price=2.00),
     ]
+    fills = leg_fills(traded, 1)
     assert math.isclose(price_within(old, fills, 0.40), -0.70)  # cost 0.70 to close
     assert math.isclose(price_within(new, fills, 0.40), 1.10)  # a 1.10 credit opened
     assert price_within(new, fills[2:], 1.05) == 1.05  # just its legs: the fill's own price

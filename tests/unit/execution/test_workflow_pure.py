@@ -1,37 +1,23 @@
 import datetime as dt
 
+from fixtures.events import leg_fills
+
 from services.execution.orders import OrderRole, OrderSpec, bracket_refs
 from shared.domain.chain import strikes_around
 from shared.domain.position import own_net_price
-from shared.enums import OrderPurpose, OrderSide, Right
-from shared.events import Leg, LegFill
+from shared.enums import OrderPurpose, Right
+from shared.events import Leg
 
 EXP = dt.date(2027, 1, 15)
 
 
-def _leg(strike: float, quantity: int) -> Leg:
-    return Leg(right=Right.PUT, strike=strike, expiry=EXP, quantity=quantity)
-
-
-def _fill(strike: float, side: OrderSide, price: float, shares: int) -> LegFill:
-    return LegFill(
-        con_id=None,
-        right=Right.PUT,
-        strike=strike,
-        expiry=EXP,
-        side=side,
-        quantity=shares,
-        price=price,
-    )
+def _leg(strike: float, quantity: int, price: float | None = None) -> Leg:
+    return Leg(right=Right.PUT, strike=strike, expiry=EXP, quantity=quantity, price=price)
 
 
 def test_part_price_nets_only_the_named_legs_per_unit_credit_positive():
     # a 2-unit roll combo: the old legs (1, 2) closed, the new leg (3) two contracts per unit
-    fills = [
-        _fill(1, OrderSide.BUY, 1.0, 2),
-        _fill(2, OrderSide.SELL, 3.0, 2),
-        _fill(3, OrderSide.SELL, 0.5, 4),
-    ]
+    fills = leg_fills([_leg(1, 1, 1.0), _leg(2, -1, 3.0), _leg(3, -2, 0.5)], 2)
     assert own_net_price([_leg(1, 1), _leg(2, -1)], fills) == 2.0  # bought 1.00, sold 3.00
     assert own_net_price([_leg(3, -2)], fills) == 1.0  # 2 contracts per unit at 0.50
 
