@@ -6,19 +6,18 @@ from __future__ import annotations
 from services.execution.book import Holding
 from services.execution.brackets import Brackets
 from services.execution.order_manager import Filled, WorkingOrder
-from services.execution.orders import OrderRole, OrderSpec, closing_legs
+from services.execution.orders import (
+    CLOSING_PURPOSE,
+    OrderRole,
+    OrderSpec,
+    closing_legs,
+    exit_ref,
+)
 from services.execution.placing import OrderPlacer
 from services.execution.reports import ExitReports
-from shared.domain.strategy import order_ref
-from shared.enums import Action, OrderPurpose, Urgency
+from shared.enums import Action, Urgency
 
 IMMEDIATE_SLIPPAGE = 0.02  # per leg, per share
-# the order purpose (the ref's and the events' word) of each closing role
-CLOSING_PURPOSE = {
-    OrderRole.CLOSE: OrderPurpose.EXIT,
-    OrderRole.REDUCE: OrderPurpose.REDUCE,
-    OrderRole.ROLL_CLOSE: OrderPurpose.ROLL,
-}
 
 
 class Closer:
@@ -54,12 +53,11 @@ class Closer:
         # an immediate exit may give a few ticks past the natural price it saw, because the
         # quotes it priced from can be a tick old by the time the order arrives
         floor = natural - IMMEDIATE_SLIPPAGE * len(legs) if marketable else natural
-        purpose = CLOSING_PURPOSE[role]
         spec = OrderSpec(
             strategy_id=h.strategy_id,
             symbol=h.symbol,
-            order_ref=order_ref(h.strategy_id, purpose, h.exit_seq),
-            purpose=purpose,
+            order_ref=exit_ref(h.strategy_id, role, h.exit_seq),
+            purpose=CLOSING_PURPOSE[role],
             role=role,
             legs=tuple(legs),
             quantity=units,

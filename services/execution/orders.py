@@ -53,6 +53,21 @@ class OrderRole(enum.StrEnum):
 
 # the roles whose fills open the strategy the order is placed under
 OPENING_ROLES = frozenset({OrderRole.ENTRY, OrderRole.ROLL_COMBO, OrderRole.ROLL_OPEN})
+# the order purpose (the ref's and the events' word) of each closing role
+CLOSING_PURPOSE = {
+    OrderRole.CLOSE: OrderPurpose.EXIT,
+    OrderRole.REDUCE: OrderPurpose.REDUCE,
+    OrderRole.ROLL_CLOSE: OrderPurpose.ROLL,
+}
+# a roll's close under the old id counts from here: a strategy that itself came from a roll
+# was opened by "roll" refs 0 (the combo) or 1 (the second step) under that same id
+ROLL_CLOSE_SEQ = 100
+
+
+def exit_ref(strategy_id: str, role: OrderRole, exit_seq: int) -> str:
+    """The order ref of a strategy's ``exit_seq``-th exit of a closing ``role``."""
+    seq = exit_seq + (ROLL_CLOSE_SEQ if role is OrderRole.ROLL_CLOSE else 0)
+    return order_ref(strategy_id, CLOSING_PURPOSE[role], seq)
 
 
 class OrderSpec(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,7 +16,7 @@ from services.execution.book import Holding
 from services.execution.brackets import Brackets
 from services.execution.closing import Closer
 from services.execution.order_manager import Filled, WorkingOrder
-from services.execution.orders import OrderRole, OrderSpec, closing_legs
+from services.execution.orders import OrderRole, OrderSpec, closing_legs, exit_ref
 from services.execution.placing import OrderPlacer
 from services.execution.reports import ExitReports
 from shared.config import DteRollRule
@@ -284,7 +284,7 @@ class RollWorkflow:
         await placer.save(old)
         refs = [wo.spec.order_ref]
         if not one_combo:
-            refs.insert(0, order_ref(old.strategy_id, OrderPurpose.ROLL, old.exit_seq - 1))
+            refs.insert(0, exit_ref(old.strategy_id, OrderRole.ROLL_CLOSE, old.exit_seq - 1))
         rolled = wo.filled > 0
         await self.reports.result(
             old,

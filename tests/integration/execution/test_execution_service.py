@@ -208,8 +208,10 @@ async def test_a_rejected_roll_combo_falls_back_to_close_then_open(
         await bus.publish(decision("two-step", Action.ROLL))
         rolled = await tap.wait_for(ExitExecuted, strategy_id="two-step", timeout=15)
         assert rolled.result is ExitResult.ROLLED, rolled.reason
-        assert rolled.order_refs == ["v6:two-step:roll:1", "v6:two-step-r1:roll:1"]
-        close = next(o for o in sim.orders if o.order_ref == "v6:two-step:roll:1")
+        # a roll's close under the old id counts from 100 (orders.ROLL_CLOSE_SEQ), so it never
+        # shares a ref with the roll orders that opened a strategy under that same id
+        assert rolled.order_refs == ["v6:two-step:roll:101", "v6:two-step-r1:roll:1"]
+        close = next(o for o in sim.orders if o.order_ref == "v6:two-step:roll:101")
         (opened,) = [o for o in sim.orders if o.order_ref == "v6:two-step-r1:roll:1"]
         assert len(close.legs) == 4 and len(opened.legs) == 4
         assert close.order_id < opened.order_id  # opened only after the close filled

@@ -2,9 +2,10 @@ import datetime as dt
 
 from fixtures.events import leg_fills
 
-from services.execution.orders import OrderRole, OrderSpec, bracket_refs
+from services.execution.orders import OrderRole, OrderSpec, bracket_refs, exit_ref
 from shared.domain.chain import strikes_around
 from shared.domain.position import own_net_price
+from shared.domain.strategy import order_ref
 from shared.enums import OrderPurpose, Right
 from shared.events import Leg
 
@@ -55,3 +56,13 @@ def test_only_an_entry_or_a_roll_into_it_opens_a_strategy():
     assert not spec("a", OrderPurpose.ROLL, OrderRole.ROLL_CLOSE).opens("a")
     assert not spec("a", OrderPurpose.EXIT, OrderRole.CLOSE).opens("a")
     assert len(set(bracket_refs("a"))) == 2
+
+
+def test_a_rolled_strategys_own_roll_close_never_reuses_the_refs_that_opened_it():
+    # "a-r1" was opened by the roll combo (roll:0) or the roll's second step (roll:1); rolling
+    # it again in two steps must not find (and re-attach to) one of those orders by its ref
+    opened = {order_ref("a-r1", OrderPurpose.ROLL, 0), order_ref("a-r1", OrderPurpose.ROLL, 1)}
+    closes = {exit_ref("a-r1", OrderRole.ROLL_CLOSE, seq) for seq in range(5)}
+    assert not opened & closes
+    assert exit_ref("a", OrderRole.CLOSE, 2) == "v6:a:exit:2"
+    assert exit_ref("a", OrderRole.REDUCE, 0) == "v6:a:reduce:0"
