@@ -46,7 +46,16 @@ class NatsConfig(Section):
     replicas: int = 1
     reconnect_wait_s: float = 0.5
     max_reconnect_wait_s: float = 5.0
+    # a service whose connection is closed for good, or not back within this many seconds,
+    # stops with a non-zero exit for its supervisor to restart it: it must not go on trading
+    # (execution over IB) unheard. Longer than a server restart or a cluster fail-over (a few
+    # seconds), shorter than an order walk step (orders.walk_interval_s)
+    max_reconnect_s: float = 20.0
+    # the logins of a secured server, one ``<user>.json`` per user (the CLI, provisioning)
     credentials_dir: str | None = None
+    # this process's own login, one user's ``<user>.json``: what `v6 up` and the containers
+    # give each service and the simulator, so none holds another's password; wins over the dir
+    credentials_file: str | None = None
     # redelivery back-off of a failed JetStream message: base x 2^(deliveries-1), capped
     retry_base_s: float = 0.5
     retry_max_s: float = 30.0
@@ -61,11 +70,37 @@ class NatsConfig(Section):
     trusted_producers: tuple[str, ...] = ("test",)
     # `v6 up` launches its nats-server with one user per service (generated credentials)
     auth: bool = True
+    # Limits of every stream (the oldest messages go first), so that no publisher, buggy or
+    # hostile, can fill the server's disk. Sized for 20 trading days of a 200-strategy book:
+    # the busiest stream is decisions, at worst one per strategy every decision.repeat_after_s
+    # (300 s) of a 6.5 h session, 200 x 78 x 20 = 312k; orders see ~30 events per strategy
+    # lifecycle (placement, walk steps, leg fills, for entry and exit), far fewer. 500k messages
+    # leave 60% room over that worst case; at ~500 bytes stored per message (a ~300-byte event,
+    # its subject and Nats-Msg-Id) they take ~250 MB, hence 256 MiB, reserved per stream on the
+    # server (7 streams: 1.75 GiB of disk). 30 days outlast 20 trading days with the holidays;
+    # a message no consumer took within them is stale for trading anyway.
+    stream_max_msgs: int = 500_000
+    stream_max_bytes: int = 256 * 1024 * 1024
+    stream_max_age_s: float = 30 * 24 * 3600.0
 
     def __post_init__(self) -> None:
         _check(self.max_deliveries >= 1, "nats.max_deliveries", "must be at least 1")
         _check(self.storage in ("file", "memory"), "nats.storage", "must be 'file' or 'memory'")
         _check(self.replicas in (1, 3, 5), "nats.replicas", "must be 1, 3 or 5")
+        _check(self.max_reconnect_s > 0, "nats.max_reconnect_s", "must be positive")
+        for key in ("stream_max_msgs", "stream_max_bytes", "stream_max_age_s"):
+            # no "unlimited" (-1 or 0 to the server): every stream is bounded
+            _check(getattr(self, key) > 0, f"nats.{key}", "must be positive")
+        _check(
+            self.stream_max_age_s > self.duplicate_window_s,
+            "nats.stream_max_age_s",
+            "must exceed nats.duplicate_window_s",
+        )
+
+    @property
+    def secured(self) -> bool:
+        """Whether this process logs in (to a server with the users of bus/permissions.py)."""
+        return bool(self.credentials_file or self.credentials_dir)
 
 
 class StorageConfig(Section):

@@ -293,3 +293,9 @@ def published_by(user: str) -> tuple[str, ...]:
 def subscribed_by(user: str) -> tuple[str, ...]:
     """The subject patterns of ``user``'s core subscriptions (requests it answers included)."""
     return tuple(p for r in ROUTES if user in r.subscribers for p in r.patterns())
+
+
+def requesters_of(user: str) -> tuple[str, ...]:
+    """The users whose requests ``user`` answers (the publishers of its request routes)."""
+    asking = (p for r in ROUTES if r.reply and user in r.subscribers for p in r.publishers)
+    return tuple(dict.fromkeys(asking))

@@ -4,7 +4,9 @@ start: connect the bus, ensure streams, open the service's tables and their batc
 register with ``nats.micro`` (``$SRV.PING|INFO|STATS`` and a ``health`` endpoint), then let the
 service wire its consumers, subscriptions and timers. stop (reverse, one ``AsyncExitStack``):
 stop intake and timers, let running handlers finish (bounded), flush table batches, drain NATS
-last so the final events still go out. Signal handlers only set the stop event.
+last so the final events still go out. Signal handlers only set the stop event, and so does
+losing the bus (closed for good, or not back within ``nats.max_reconnect_s``): then the process
+exits with ``BUS_LOST_EXIT`` for its supervisor to restart it, rather than going on unheard.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, get_args
 
 from nats.errors import NoRespondersError
-from nats.micro import add_service
+from nats.micro import Service, add_service
 from nats.micro.request import Request
 
 from shared.bus import Bus, connect, consumer, consumers_of, ensure_streams
@@ -28,6 +31,7 @@ from shared.bus.client import CoreHandler, Handler
 from shared.clock import Clock, MarketClock, WallClock
 from shared.config import Config, ConfigError, load_config
 from shared.logging import setup_logging
+from shared.private import keep_private
 from shared.routes import consumed, route_of
 from shared.storage import BatchWriter, Table, TableSpec
 from shared.subjects import Subjects
@@ -35,6 +39,8 @@ from shared.subjects import Subjects
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 10.0
+# "temporary failure, try again" (sysexits.h): the supervisor restarts the service
+BUS_LOST_EXIT = os.EX_TEMPFAIL
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class Runtime:
         self.tables: dict[str, Table] = {}
         self.writers: dict[str, BatchWriter] = {}
         self.stop_event = asyncio.Event()
+        # why the bus was lost, if it was: the service stops and exits with BUS_LOST_EXIT
+        self.bus_lost: str | None = None
         self._bus: Bus | None = None
         self._timers: list[asyncio.Task[None]] = []
         self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
@@ -137,7 +145,7 @@ class Runtime:
         self._started = True
         stack = self._stack
         cfg = self.config
-        self._bus = await connect(cfg.nats, self.name, clock=self.clock)
+        self._bus = await connect(cfg.nats, self.name, clock=self.clock, on_lost=self._lose_bus)
         stack.push_async_callback(self._bus.close, STOP_GRACE_S)  # unwound last: drain NATS
         if cfg.nats.manage_streams:  # else the admin provisioned them (`v6 up` with auth)
             await ensure_streams(self._bus.js, cfg.nats)
@@ -190,9 +198,13 @@ class Runtime:
             subject=f"{self.subjects.prefix}.svc.{self.name}.health",
         )
         await nc.flush()
-        self._stack.push_async_callback(svc.stop)
-        if not self.config.nats.credentials_dir:  # a secured service may not ask $SRV itself
+        self._stack.push_async_callback(self._stop_micro, svc)
+        if not self.config.nats.secured:  # a secured service may not ask $SRV itself
             await self._answering(nc)
+
+    async def _stop_micro(self, svc: Service) -> None:
+        if self.bus_lost is None:  # else there is no connection left to unsubscribe on
+            await svc.stop()
 
     async def _answering(self, nc: Any, attempts: int = 100) -> None:
         """Return once the server routes a ping to this service: right after subscribing, a
@@ -233,6 +245,10 @@ class Runtime:
     def request_stop(self) -> None:
         self.stop_event.set()
 
+    def _lose_bus(self, reason: str) -> None:
+        self.bus_lost = reason  # the lifeline has logged it
+        self.stop_event.set()
+
     async def stop(self) -> None:
         if not self._started or self._stopped:
             return
@@ -241,16 +257,21 @@ class Runtime:
         await self._stack.aclose()
         log.info("service stopped")
 
-    async def run(self) -> None:
-        """Start, wait for the stop event (SIGTERM/SIGINT set it), stop."""
+    async def run(self) -> int:
+        """Start, wait for the stop event (SIGTERM/SIGINT set it, so does losing the bus), stop;
+        the exit status: 0, or ``BUS_LOST_EXIT`` once the bus was lost."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        signals = (signal.SIGTERM, signal.SIGINT)
+        for sig in signals:
             loop.add_signal_handler(sig, self.request_stop)
         try:
             await self.start()
             await self.stop_event.wait()
         finally:
             await self.stop()
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+        return 0 if self.bus_lost is None else BUS_LOST_EXIT
 
 
 @contextlib.asynccontextmanager
@@ -270,13 +291,14 @@ def main(definition: ServiceDef) -> int:
     """``python -m services.<name>``: config from ``V6_CONFIG`` and the environment.
 
     A configuration error exits with status 2 and one line naming the key: an operator reads
-    it in a container log, where a traceback would bury it.
+    it in a container log, where a traceback would bury it. A lost bus exits with
+    ``BUS_LOST_EXIT``. Everything the service writes is its owner's only (``keep_private``).
     """
+    keep_private()
     try:
         config = load_config()
     except ConfigError as exc:
         print(f"{definition.name}: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.logging, definition.name)
-    asyncio.run(Runtime(definition, config).run())
-    return 0
+    return asyncio.run(Runtime(definition, config).run())

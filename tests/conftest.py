@@ -7,16 +7,20 @@ import their helpers as ``fixtures.<module>``.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import nats
 import pytest
 from fixtures.inbox import Inbox
 from fixtures.processes import Child
 from fixtures.system import System, open_system
+from nats.js.errors import NotFoundError
 
 from shared.bus import Bus, connect, ensure_streams
+from shared.bus.streams import STREAMS
 from shared.config import Config, load_config
 from shared.natsserver import NatsServer
 
@@ -46,9 +50,19 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def prefix() -> str:
+async def prefix(nats_url: str) -> AsyncIterator[str]:
     # a prefix per test gives it its own streams and subjects on the shared server
-    return f"t{uuid.uuid4().hex[:10]}"
+    value = f"t{uuid.uuid4().hex[:10]}"
+    yield value
+    # and its streams go with it: each reserves its nats.stream_max_bytes of the server's
+    # memory up front, which the streams of a few tests together would exhaust
+    nc = await nats.connect(nats_url)
+    try:
+        for spec in STREAMS:
+            with contextlib.suppress(NotFoundError):
+                await nc.jetstream().delete_stream(spec.name(value))
+    finally:
+        await nc.close()
 
 
 @pytest.fixture

@@ -8,7 +8,10 @@ NATS, then the simulator, then NATS).
 
 With ``nats.auth`` (the default) the launched nats-server runs the generated users of
 ``shared/bus/permissions.py``: credentials go to ``<data_root>/secrets`` (0600), the admin
-creates every stream and consumer before the services start, and each child logs in as itself.
+creates every stream and consumer before the services start, and each child logs in as itself:
+it is handed the path of its own login file (``nats.credentials_file``), never the folder, the
+admin's login or a password in its environment or command line. The data root is 0700 and
+everything the supervisor and its children create is their owner's only (``keep_private``).
 """
 
 from __future__ import annotations
@@ -29,9 +32,12 @@ from shared.bus import connect, credentials, provision
 from shared.bus.permissions import ADMIN, IBSIM
 from shared.config import Config, NatsConfig
 from shared.natsserver import NatsServer
+from shared.private import keep_private, private_dir
 
 SERVICES = ("execution", "monitor", "decision", "entry")
 NATS_URL_FILE = "nats.url"
+# settings a child must not inherit from the supervisor's environment: it gets its own login
+INHERITED_LOGINS = ("V6__NATS__CREDENTIALS_DIR", "V6__NATS__CREDENTIALS_FILE")
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -98,11 +104,13 @@ class Supervisor:
                 return
             await self._spawn(child)
 
-    def _env(self, nats_url: str) -> dict[str, str]:
-        env = dict(os.environ)
+    def _env(self, nats_url: str, user: str) -> dict[str, str]:
+        """The environment of the child that logs in as ``user``."""
+        env = {k: v for k, v in os.environ.items() if k not in INHERITED_LOGINS}
         env["V6_NATS_URL"] = nats_url
         if self.credentials_dir is not None:
-            env["V6__NATS__CREDENTIALS_DIR"] = json.dumps(str(self.credentials_dir))
+            login = credentials.login_file(self.credentials_dir, user)
+            env["V6__NATS__CREDENTIALS_FILE"] = json.dumps(str(login))
             env["V6__NATS__MANAGE_STREAMS"] = "false"
         env["V6_DATA_ROOT"] = str(self.config.data_root.resolve())
         env["V6__IB__PORT"] = str(self.config.ib.port)
@@ -123,8 +131,8 @@ class Supervisor:
             raise SystemExit(
                 f"port {self.config.ib.port} is in use: set V6__IB__PORT to a free port"
             )
-        root = self.config.data_root
-        root.mkdir(parents=True, exist_ok=True)
+        keep_private()
+        root = private_dir(self.config.data_root)
         nats_url = self.config.nats.url
         self.credentials_dir = self._secrets_dir()
         if nats_url is None:
@@ -132,19 +140,19 @@ class Supervisor:
         (root / NATS_URL_FILE).write_text(nats_url + "\n")
         if self.credentials_dir is not None:
             await self._provision(nats_url)
-        env = self._env(nats_url)
         python = sys.executable
         if self.config.sim.enabled:
             sim_argv = [
                 python, "-m", "services.ibsim",
                 "--port", str(self.config.ib.port),
-                "--nats-url", self._ibsim_url(nats_url),
+                "--nats-url", nats_url,
             ]  # fmt: skip
             if self.config.sim.control_enabled:
                 sim_argv.append("--control")
-            self.children.append(Child("ibsim", sim_argv, env))
+            self.children.append(Child("ibsim", sim_argv, self._env(nats_url, IBSIM)))
         for name in SERVICES:
-            self.children.append(Child(name, [python, "-m", f"services.{name}"], env))
+            argv = [python, "-m", f"services.{name}"]
+            self.children.append(Child(name, argv, self._env(nats_url, name)))
         for child in self.children:
             await self._spawn(child)
             if child.name == "ibsim":
@@ -175,18 +183,9 @@ class Supervisor:
 
     async def _provision(self, nats_url: str) -> None:
         nats_cfg = msgspec.structs.replace(
-            self.config.nats, credentials_dir=str(self.credentials_dir)
+            self.config.nats, credentials_dir=str(self.credentials_dir), credentials_file=None
         )
         await provision_as_admin(nats_cfg, nats_url)
-
-    def _ibsim_url(self, nats_url: str) -> str:
-        """The simulator takes only a URL: its login travels inside it (never printed)."""
-        if self.credentials_dir is None:
-            return nats_url
-        login = credentials.load(self.credentials_dir, IBSIM)
-        return ",".join(
-            u.replace("://", f"://{login.user}:{login.password}@", 1) for u in nats_url.split(",")
-        )
 
     async def _wait_port(self, host: str, port: int, timeout: float = 15.0) -> None:
         loop = asyncio.get_running_loop()
@@ -245,10 +244,14 @@ async def provision_as_admin(nats_cfg: NatsConfig, url: str) -> None:
 
 
 def write_nats_config(config: Config, out: Path) -> Path:
-    """`v6 nats-config --out DIR`: ``DIR/secrets/<user>.json`` and ``DIR/v6-auth.conf``."""
-    return credentials.generate(
-        config.nats.subject_prefix, out / credentials.SECRETS_DIR, out / credentials.AUTH_CONF
+    """`v6 nats-config --out DIR`: ``DIR/secrets/<user>.json``, ``DIR/v6-auth.conf`` and each
+    login alone in ``DIR/logins/<user>/``, the folder a container of that user mounts."""
+    secrets_dir = out / credentials.SECRETS_DIR
+    conf = credentials.generate(
+        config.nats.subject_prefix, secrets_dir, out / credentials.AUTH_CONF
     )
+    credentials.split_logins(secrets_dir, out / credentials.LOGINS_DIR)
+    return conf
 
 
 def with_credentials(config: Config) -> Config:

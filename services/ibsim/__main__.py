@@ -1,4 +1,8 @@
-"""``python -m services.ibsim --port 4002 [--seed N] [--speed X] [--nats-url URL --control]``."""
+"""``python -m services.ibsim --port 4002 [--seed N] [--speed X] [--nats-url URL --control]``.
+
+On a secured server the control channel logs in as the ibsim user from the ``nats`` settings
+(``V6__NATS__CREDENTIALS_FILE``, as `v6 up` and the containers give it), not from the URL.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import Any
 
 import msgspec
 
+from services.ibsim.control import CONTROL_CONNECTION
 from services.ibsim.server import Simulator
+from shared.bus.credentials import login_options
 from shared.config import SimConfig, load_config
 
 
@@ -28,7 +35,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_config(args: argparse.Namespace) -> SimConfig:
+def build_config(args: argparse.Namespace, base: SimConfig | None = None) -> SimConfig:
+    """The [sim] settings (of ``base``, else of the config file) under the command line's."""
     overrides = {
         "port": args.port,
         "seed": args.seed,
@@ -36,28 +44,32 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         "start_time": args.start_time,
         "control_enabled": True if args.control else None,
     }
-    base = load_config(args.config).sim
     changes = {k: v for k, v in overrides.items() if v is not None}
-    return msgspec.structs.replace(base, **changes)
+    sim = base if base is not None else load_config(args.config).sim
+    return msgspec.structs.replace(sim, **changes)
 
 
-async def run(config: SimConfig, host: str, nats_url: str | None) -> None:
+async def run(
+    config: SimConfig, host: str, nats_url: str | None, nats_login: dict[str, Any]
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    sim = Simulator(config, host=host, port=config.port, nats_url=nats_url)
+    sim = Simulator(config, host=host, port=config.port, nats_url=nats_url, nats_login=nats_login)
     await sim.serve_forever(stop)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    config = build_config(args)
+    settings = load_config(args.config)
+    config = build_config(args, settings.sim)
     if config.control_enabled and not args.nats_url:
         logging.getLogger(__name__).warning("--control needs --nats-url; control is off")
-    asyncio.run(run(config, args.host, args.nats_url))
+    login = login_options(settings.nats, CONTROL_CONNECTION) if config.control_enabled else {}
+    asyncio.run(run(config, args.host, args.nats_url, login))
     return 0
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +40,9 @@ from services.ibsim.scenario import Scenario
 from shared.subjects import Subjects
 
 log = logging.getLogger(__name__)
+
+# the connection's name, which logs in as the ibsim user (bus/permissions.py)
+CONTROL_CONNECTION = "ibsim-control"
 
 
 class Controlled(Protocol):
@@ -103,11 +106,15 @@ def _callback(sim: Controlled, verb: str) -> Callable[[Msg], Awaitable[None]]:
 
 
 async def start_control(
-    sim: Controlled, nats_url: str, prefix: str = "v6"
+    sim: Controlled, nats_url: str, prefix: str = "v6", login: Mapping[str, Any] | None = None
 ) -> contextlib.AsyncExitStack:
-    """Subscribe every verb; closing the returned stack drains the connection."""
+    """Subscribe every verb; closing the returned stack drains the connection.
+
+    ``login``: the ``nats.connect`` keywords of the ibsim user on a secured server
+    (``credentials.login_options``), never part of the URL, which may show in a process list.
+    """
     stack = contextlib.AsyncExitStack()
-    nc = await nats.connect(nats_url, name="ibsim-control")
+    nc = await nats.connect(nats_url, name=CONTROL_CONNECTION, **(login or {}))
     stack.push_async_callback(nc.drain)
     subjects = Subjects(prefix)
     for verb in VERBS:

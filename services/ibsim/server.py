@@ -21,8 +21,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import pandas as pd
 
@@ -87,11 +89,13 @@ class Simulator:
         clock: Clock | None = None,
         nats_url: str | None = None,
         subject_prefix: str = "v6",
+        nats_login: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         self._host = host
         self._port = config.port if port is None else port
         self._nats_url = nats_url
+        self._nats_login = nats_login
         self._subject_prefix = subject_prefix
         start = parse_start(config, clock or WallClock())
         self.market = Market(config, start)
@@ -120,7 +124,9 @@ class Simulator:
         self._port = self._server.sockets[0].getsockname()[1]
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="ibsim-ticks"))
         if self.config.control_enabled and self._nats_url:
-            self._control = await start_control(self, self._nats_url, self._subject_prefix)
+            self._control = await start_control(
+                self, self._nats_url, self._subject_prefix, self._nats_login
+            )
         if self.config.scenario:
             self.load_scenario(scenario_path(self.config.scenario))
             log.info("ibsim playing scenario %s", self.config.scenario)

@@ -23,6 +23,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from shared.bus import credentials
+from shared.bus.answers import ServiceClient
+from shared.bus.lifeline import Lifeline, OnLost
 from shared.bus.outcome import UNHANDLEABLE, Verdict, decide, is_transient
 from shared.bus.permissions import ProducerCheck
 from shared.bus.streams import ConsumerSpec, ensure_consumer, stream_name, stream_of
@@ -73,9 +75,15 @@ class Bus:
     """A connected service's view of NATS. Build it with ``connect``."""
 
     def __init__(
-        self, nc: Client, config: NatsConfig, service: str, clock: Clock | None = None
+        self,
+        nc: Client,
+        config: NatsConfig,
+        service: str,
+        lifeline: Lifeline,
+        clock: Clock | None = None,
     ) -> None:
         self.nc = nc
+        self.lifeline = lifeline
         # every event received tells the service's clock the market time (architecture: Time)
         self.clock: Clock = clock or WallClock()
         self.js: JetStreamContext = nc.jetstream()
@@ -83,7 +91,7 @@ class Bus:
         self.service = service
         self.subjects = Subjects(config.subject_prefix)
         # a test stand-in is believed only on an unsecured server, where anyone may publish anyway
-        trusted = () if config.credentials_dir else config.trusted_producers
+        trusted = () if config.secured else config.trusted_producers
         self.producers = ProducerCheck(config.subject_prefix, config.verify_producer, trusted)
         self._consumers: list[_Consumer] = []
         self._subs: list[Any] = []
@@ -420,43 +428,45 @@ class Bus:
         if self._closed:
             return
         self._closed = True
+        self.lifeline.release()
         await self.stop_intake(grace_s)
         with contextlib.suppress(Exception):
             await self.nc.drain()
 
 
 async def connect(
-    config: NatsConfig, name: str, url: str | None = None, clock: Clock | None = None
+    config: NatsConfig,
+    name: str,
+    url: str | None = None,
+    clock: Clock | None = None,
+    on_lost: OnLost | None = None,
 ) -> Bus:
-    """Connect as ``name`` and reconnect forever with back-off.
+    """Connect as ``name`` and reconnect with back-off.
 
-    With ``config.credentials_dir`` set, log in as the user behind ``name`` (its own password
-    and private reply inbox); raises ``CredentialsError`` when that user has no credentials.
+    With ``on_lost`` (a service's runtime), reconnect for ``config.max_reconnect_s`` at most:
+    ``on_lost(reason)`` is called once the connection is closed for good or not back in time
+    (``lifeline.py``); without it, forever. On a secured server, log in as the user behind
+    ``name`` (``credentials.login_options``); raises ``CredentialsError`` when that user has
+    no credentials. What the connection receives answers only into inboxes (``answers.py``).
     """
     url = url or config.url or "nats://127.0.0.1:4222"
-    login = credentials.connect_options(config.credentials_dir, name)
+    login = credentials.login_options(config, name)
+    lifeline = Lifeline(config.max_reconnect_s, on_lost)
 
     async def on_error(exc: Exception) -> None:
         log.error("nats error", extra={"error": _error_text(exc)})
 
-    async def on_disconnected() -> None:
-        if not (nc.is_closed or nc.is_draining):  # a drain at shutdown is no news
-            log.warning("nats disconnected")
-
-    async def on_reconnected() -> None:
-        server = nc.connected_url
-        # host and port only: a URL may carry a user and password
-        where = f"{server.hostname}:{server.port}" if server else "?"
-        log.info("nats reconnected", extra={"server": where})
-
-    nc = await nats.connect(
+    nc = ServiceClient()
+    await nc.connect(
         servers=url.split(","),  # a cluster is a comma-separated list of its members
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=config.reconnect_wait_s,
         error_cb=on_error,
-        disconnected_cb=on_disconnected,
-        reconnected_cb=on_reconnected,
+        disconnected_cb=lifeline.on_disconnected,
+        reconnected_cb=lifeline.on_reconnected,
+        closed_cb=lifeline.on_closed,
         **login,
     )
-    return Bus(nc, config, name, clock)
+    lifeline.nc = nc
+    return Bus(nc, config, name, lifeline, clock)

@@ -4,23 +4,28 @@
 of ``permissions.permissions`` and the server's ``authorization`` block (0600) with their
 allow-lists. Passwords are kept as plain text in 0600 files: nats-server also accepts bcrypt
 hashes, but that would add a dependency for files that sit next to the plain secrets anyway.
+
+A process logs in from ``nats.credentials_file`` (its own login, nobody else's: what `v6 up` and
+the containers hand each service and the simulator) or, for the CLI and provisioning, from the
+``<user>.json`` of its connection's user in ``nats.credentials_dir``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shared.bus.permissions import DISCOVERY, UserPermissions, inbox_prefix, permissions, user_of
+from shared.config import NatsConfig
+from shared.private import private_dir, write_private
 
 SECRETS_DIR = "secrets"
 AUTH_CONF = "v6-auth.conf"
-PRIVATE_FILE = 0o600
-PRIVATE_DIR = 0o700
+# `v6 nats-config`: each login also alone in a folder of its own, as a container mounts it
+LOGINS_DIR = "logins"
 
 
 class CredentialsError(RuntimeError):
@@ -43,28 +48,25 @@ class Credentials:
         }
 
 
-def _write_private(path: Path, text: str) -> None:
-    # created 0600 from the start: no window in which another user could open it
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(path, PRIVATE_FILE)  # an existing file keeps its old mode through O_CREAT
+def login_file(credentials_dir: str | Path, user: str) -> Path:
+    return Path(credentials_dir) / f"{user}.json"
 
 
-def _private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, PRIVATE_DIR)
+def _read(path: Path, user: str) -> Credentials:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise CredentialsError(f"no NATS credentials for {user} at {path}") from exc
+    if data["user"] != user:
+        # a service handed another's login would act under that user's rights
+        raise CredentialsError(f"{path} holds the login of {data['user']}, not of {user}")
+    return Credentials(data["user"], data["password"])
 
 
 def load(credentials_dir: str | Path, name: str) -> Credentials:
     """The credentials of the user behind connection ``name`` (``v6-cli`` logs in as operator)."""
     user = user_of(name)
-    path = Path(credentials_dir) / f"{user}.json"
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise CredentialsError(f"no NATS credentials for {user} in {credentials_dir}") from exc
-    return Credentials(data["user"], data["password"])
+    return _read(login_file(credentials_dir, user), user)
 
 
 def connect_options(credentials_dir: str | Path | None, name: str) -> dict[str, Any]:
@@ -72,11 +74,17 @@ def connect_options(credentials_dir: str | Path | None, name: str) -> dict[str, 
     return load(credentials_dir, name).connect_options() if credentials_dir else {}
 
 
+def login_options(config: NatsConfig, name: str) -> dict[str, Any]:
+    """``nats.connect`` keywords for connection ``name`` under ``config``: its own login file
+    first, else its user's file in the credentials folder, else none (an unsecured server)."""
+    if config.credentials_file:
+        return _read(Path(config.credentials_file), user_of(name)).connect_options()
+    return connect_options(config.credentials_dir, name)
+
+
 def _user_block(perms: UserPermissions, password: str) -> dict[str, Any]:
     publish = {"allow": list(perms.publish)} if perms.publish else {"deny": [">"]}
     rules: dict[str, Any] = {"publish": publish, "subscribe": {"allow": list(perms.subscribe)}}
-    if perms.allow_responses:
-        rules["allow_responses"] = True
     return {"user": perms.user, "password": password, "permissions": rules}
 
 
@@ -105,14 +113,27 @@ def generate(prefix: str, secrets_dir: Path, conf_path: Path) -> Path:
     Keeping existing passwords lets a restart (or a second run of the compose one-shot) leave
     running clients logged in.
     """
-    _private_dir(secrets_dir)
+    private_dir(secrets_dir)
     passwords = _existing(secrets_dir)
     for perms in permissions(prefix):
         if perms.user not in passwords:
             passwords[perms.user] = secrets.token_urlsafe(24)
         if perms.user != DISCOVERY:  # nobody logs in as discovery: it is the no-auth user
-            creds = {"user": perms.user, "password": passwords[perms.user]}
-            _write_private(secrets_dir / f"{perms.user}.json", json.dumps(creds) + "\n")
+            write_private(login_file(secrets_dir, perms.user), _login_text(perms.user, passwords))
     conf_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_private(conf_path, server_config(prefix, passwords))
+    write_private(conf_path, server_config(prefix, passwords))
     return conf_path
+
+
+def _login_text(user: str, passwords: dict[str, str]) -> str:
+    return json.dumps({"user": user, "password": passwords[user]}) + "\n"
+
+
+def split_logins(secrets_dir: Path, logins_dir: Path) -> None:
+    """Each login of ``secrets_dir`` alone in ``<logins_dir>/<user>/<user>.json``: a container
+    mounts its user's folder (a volume's subpath is a folder), so it holds no other login."""
+    passwords = _existing(secrets_dir)
+    private_dir(logins_dir)
+    for user in passwords:
+        folder = private_dir(logins_dir / user)
+        write_private(login_file(folder, user), _login_text(user, passwords))

@@ -5,6 +5,13 @@ and the producer check every consumer applies are both built from this module: a
 allow-lists are what the route table (``shared/routes.py``) says it publishes, subscribes to
 and answers, and the API of its durable consumers (``streams.py``). A service that may not
 publish a subject on the server is also not believed when an event claims it came from it.
+
+No user has ``allow_responses``: it lets a user publish once to the reply subject of any request
+it receives, whatever that subject is, and the server checks no reply subject against the
+requester's rights, so an anonymous ``$SRV.PING`` with ``v6.cmd.close_all`` as its reply made
+every service publish there (a ``deny`` list does not help: the response right is granted after
+it). A user that answers requests (nats.micro discovery, rpc, the simulator's control channel)
+may instead publish to the private inboxes of the users that may ask it, and nowhere else.
 """
 
 from __future__ import annotations
@@ -16,7 +23,14 @@ from functools import cache
 from shared.bus.streams import ConsumerSpec, consumers_of, stream_name, subject_matches
 from shared.errors import Invalid
 from shared.events import Event
-from shared.routes import OPERATOR, SERVICES, SIM_FAMILY, published_by, subscribed_by
+from shared.routes import (
+    OPERATOR,
+    SERVICES,
+    SIM_FAMILY,
+    published_by,
+    requesters_of,
+    subscribed_by,
+)
 from shared.subjects import Subjects
 
 ADMIN = "admin"
@@ -25,11 +39,20 @@ IBSIM = "ibsim"
 # connections without credentials: service discovery only (`v6 status`, container healthchecks)
 DISCOVERY = "discovery"
 # a connection's name (``connect(config, name)``, ``Event.producer``) → the user it logs in as
-CLIENT_USERS = {"v6-cli": OPERATOR, "v6-status": OPERATOR, "v6-health": OPERATOR, "v6-tap": TAP}
+CLIENT_USERS = {
+    "v6-cli": OPERATOR,
+    "v6-status": OPERATOR,
+    "v6-health": OPERATOR,
+    "v6-tap": TAP,
+    "ibsim-control": IBSIM,
+}
+# who asks a service's nats.micro endpoints (`v6 status`, `v6 health`, container healthchecks)
+DISCOVERERS = (OPERATOR, DISCOVERY)
 
 ALL = ">"
 INBOX = "_INBOX"
-SRV = "$SRV.>"
+SRV = "$SRV"
+SRV_VERBS = ("PING", "INFO", "STATS")
 
 
 class WrongProducer(Invalid):
@@ -41,8 +64,20 @@ def user_of(name: str) -> str:
 
 
 def inbox_prefix(user: str) -> str:
-    """A user's private reply inbox: no other user may subscribe to it."""
-    return f"{INBOX}_{user}"
+    """A user's private reply inbox: no other user may subscribe to it. Clients without
+    credentials (discovery) keep the default inbox, which only they may read."""
+    return INBOX if user == DISCOVERY else f"{INBOX}_{user}"
+
+
+def replies_to(*users: str) -> tuple[str, ...]:
+    """What answering requests from ``users`` needs: publishing into their private inboxes."""
+    return tuple(f"{inbox_prefix(user)}.>" for user in users)
+
+
+def discoverable_as(name: str) -> tuple[str, ...]:
+    """The ``$SRV`` subjects nats.micro answers on for service ``name``: the verbs to every
+    service, and to this one by name (and instance id). No service can answer for another."""
+    return (*(f"{SRV}.{verb}" for verb in SRV_VERBS), f"{SRV}.*.{name}", f"{SRV}.*.{name}.*")
 
 
 @dataclass(frozen=True)
@@ -52,8 +87,6 @@ class UserPermissions:
     user: str
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
-    # may answer the requests it receives (nats.micro, rpc, the simulator's control channel)
-    allow_responses: bool = False
 
 
 def _consumer_api(spec: ConsumerSpec, prefix: str) -> tuple[str, ...]:
@@ -70,9 +103,10 @@ def _service(name: str, s: Subjects) -> UserPermissions:
     publish = [s.pattern(p) for p in published_by(name)]
     for spec in consumers_of(name):
         publish += _consumer_api(spec, s.prefix)
+    publish += replies_to(*DISCOVERERS, *requesters_of(name))
     subscribe = [s.pattern(p) for p in subscribed_by(name)]
-    subscribe += [s.wildcard("svc", name), SRV, f"{inbox_prefix(name)}.>"]
-    return UserPermissions(name, tuple(publish), tuple(subscribe), allow_responses=True)
+    subscribe += [s.wildcard("svc", name), *discoverable_as(name), *replies_to(name)]
+    return UserPermissions(name, tuple(publish), tuple(subscribe))
 
 
 @cache
@@ -80,19 +114,19 @@ def permissions(prefix: str) -> tuple[UserPermissions, ...]:
     """Every user of a secured deployment under ``prefix``."""
     s = Subjects(prefix)
     operator_publish = tuple(s.pattern(p) for p in published_by(OPERATOR))
-    discovery = ("$SRV.PING", "$SRV.PING.>", "$SRV.INFO", "$SRV.INFO.>")
+    discover = tuple(p for verb in SRV_VERBS for p in (f"{SRV}.{verb}", f"{SRV}.{verb}.>"))
     return (
         *(_service(name, s) for name in SERVICES),
         UserPermissions(
             OPERATOR,
-            (*operator_publish, s.wildcard(SIM_FAMILY), "$SRV.>"),
-            (s.all(), f"{inbox_prefix(OPERATOR)}.>"),
+            (*operator_publish, s.wildcard(SIM_FAMILY), *discover),
+            (s.all(), *replies_to(OPERATOR)),
         ),
         UserPermissions(TAP, (), (s.all(),)),
-        UserPermissions(IBSIM, (), (s.wildcard(SIM_FAMILY),), allow_responses=True),
-        UserPermissions(ADMIN, (ALL,), (ALL,), allow_responses=True),
-        # replies to discovery go to the shared _INBOX, which no other user reads from
-        UserPermissions(DISCOVERY, (*discovery, "$SRV.STATS", "$SRV.STATS.>"), (f"{INBOX}.>",)),
+        # the simulator's control channel answers the operator alone
+        UserPermissions(IBSIM, replies_to(OPERATOR), (s.wildcard(SIM_FAMILY),)),
+        UserPermissions(ADMIN, (ALL,), (ALL,)),
+        UserPermissions(DISCOVERY, discover, replies_to(DISCOVERY)),
     )
 
 

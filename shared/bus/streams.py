@@ -17,6 +17,7 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    DiscardPolicy,
     StorageType,
     StreamConfig,
 )
@@ -113,6 +114,11 @@ def stream_config(spec: StreamSpec, config: NatsConfig) -> StreamConfig:
         storage=StorageType.FILE if config.storage == "file" else StorageType.MEMORY,
         num_replicas=config.replicas,
         duplicate_window=config.duplicate_window_s,
+        # bounded by count, size and age, the oldest going first (nats.stream_max_* settings)
+        max_msgs=config.stream_max_msgs,
+        max_bytes=config.stream_max_bytes,
+        max_age=config.stream_max_age_s,
+        discard=DiscardPolicy.OLD,
     )
 
 

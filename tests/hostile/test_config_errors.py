@@ -25,6 +25,11 @@ BAD_CONFIGS = [
     ("[builder]\ntarget_dte = 90", "builder.target_dte"),
     ("[rules.take_profit]\nreduce_at = 0.9\nclose_at = 0.8", "rules.take_profit.reduce_at"),
     ("[nats]\nreplicas = 2", "nats.replicas"),
+    # a stream without a limit (-1 or 0 to the server) could grow until the disk is full
+    ("[nats]\nstream_max_bytes = -1", "nats.stream_max_bytes"),
+    ("[nats]\nstream_max_msgs = 0", "nats.stream_max_msgs"),
+    ("[nats]\nstream_max_age_s = 60", "nats.stream_max_age_s"),
+    ("[nats]\nmax_reconnect_s = 0", "nats.max_reconnect_s"),
     ("[ib]\nport = 70000", "ib.port"),
     ("[storage]\nbatch_max_seconds = 0", "storage.batch_max_seconds"),
 ]

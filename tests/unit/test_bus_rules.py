@@ -9,6 +9,7 @@ import pytest
 from shared.bus import CONSUMERS, STREAMS, Verdict, decide, stream_of
 from shared.bus.outcome import backoff
 from shared.bus.streams import subject_matches
+from shared.config import DecisionConfig, NatsConfig
 from shared.errors import IBTimeout, Invalid, Refused, Transient
 from shared.events import UnknownSchemaVersion
 from shared.subjects import Subjects
@@ -94,3 +95,15 @@ def test_stream_names_are_valid_and_distinct_per_prefix() -> None:
     names = {s.name("t.ab-1") for s in STREAMS} | {s.name("v6") for s in STREAMS}
     assert len(names) == 2 * len(STREAMS)
     assert all("." not in n and "*" not in n and ">" not in n for n in names)
+
+
+def test_the_default_stream_limits_hold_20_trading_days_of_a_200_strategy_book() -> None:
+    nats_cfg = NatsConfig()
+    session_s = 6.5 * 3600
+    # the busiest stream: a decision per strategy every repeat_after_s, all session, every day
+    decisions = 200 * session_s / DecisionConfig().repeat_after_s * 20
+    assert nats_cfg.stream_max_msgs >= 1.5 * decisions
+    assert nats_cfg.stream_max_bytes >= nats_cfg.stream_max_msgs * 500  # bytes stored a message
+    assert nats_cfg.stream_max_age_s >= 28 * 24 * 3600  # 20 trading days, holidays included
+    # what the server reserves for them up front stays within a small machine's disk
+    assert len(STREAMS) * nats_cfg.stream_max_bytes <= 2 * 1024**3

@@ -57,15 +57,46 @@ def test_compose_nats_runs_the_users_generated_by_the_nats_config_step():
     assert "v6-auth:/etc/v6:ro" in nats["volumes"]
 
 
+def _login_mount(svc: dict) -> dict:
+    (mount,) = [v for v in svc["volumes"] if isinstance(v, dict) and v["source"] == "v6-auth"]
+    return mount
+
+
 def test_compose_services_log_in_as_themselves_and_create_no_streams():
+    # narrowed on purpose: a container used to mount every login (the admin's included) and
+    # name the whole folder; now it mounts its own user's folder of the volume and nothing else
     services = _compose()["services"]
     assert services["streams"]["command"] == ["v6", "provision"]
     for name in (*SERVICES, "ibsim"):
         svc = services[name]
-        assert svc["environment"]["V6__NATS__CREDENTIALS_DIR"] == "/etc/v6/secrets"
+        assert svc["environment"]["V6__NATS__CREDENTIALS_FILE"] == f"/etc/v6/{name}.json"
+        assert "V6__NATS__CREDENTIALS_DIR" not in svc["environment"]
         assert svc["environment"]["V6__NATS__MANAGE_STREAMS"] == "false"
-        assert "v6-auth:/etc/v6:ro" in svc["volumes"]
+        mount = _login_mount(svc)
+        assert (mount["target"], mount["read_only"]) == ("/etc/v6", True)
+        assert mount["volume"]["subpath"] == f"logins/{name}"
+        assert not any(isinstance(v, str) and v.startswith("v6-auth:") for v in svc["volumes"])
         assert svc["depends_on"]["streams"]["condition"] == "service_completed_successfully"
+
+
+def test_compose_gives_the_admin_login_to_the_provisioning_step_alone():
+    services = _compose()["services"]
+    streams = services["streams"]
+    assert streams["environment"]["V6__NATS__CREDENTIALS_FILE"] == "/etc/v6/admin.json"
+    assert _login_mount(streams)["volume"]["subpath"] == "logins/admin"
+    holders = {name for name, svc in services.items() if _mounts_the_admin_login(svc)}
+    # nats-config writes the logins, nats reads the server config, which holds every password
+    assert holders == {"nats-config", "nats", "streams"}
+
+
+def _mounts_the_admin_login(svc: dict) -> bool:
+    for volume in svc.get("volumes", []):
+        if isinstance(volume, str):
+            if volume.startswith("v6-auth:"):
+                return True
+        elif volume["source"] == "v6-auth":
+            return volume.get("volume", {}).get("subpath") in (None, "logins/admin")
+    return False
 
 
 def test_cluster_file_routes_three_servers_and_replicates_streams_three_times():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -55,6 +56,45 @@ async def _simulator_answers(url: str, secrets: Path, user: str) -> bool:
     return bool(json.loads(reply.data)["ok"])
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):  # a process that just ended
+            ppid = int(stat_file.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                found.append(int(stat_file.parent.name))
+    return found
+
+
+def _proc(pid: int, what: str) -> list[str]:
+    return (Path("/proc") / str(pid) / what).read_bytes().decode().split("\0")
+
+
+def _assert_each_child_holds_its_own_login_only(up_pid: int, secrets: Path) -> None:
+    """No child's environment or command line holds a password, the secrets folder or the
+    admin's login: a service and the simulator get the path of their own login file."""
+    passwords = [json.loads(f.read_text())["password"] for f in secrets.glob("*.json")]
+    logins: dict[str, str | None] = {}
+    for pid in _children(up_pid):
+        argv, environ = _proc(pid, "cmdline"), _proc(pid, "environ")
+        env = dict(e.split("=", 1) for e in environ if "=" in e)
+        held = [p for p in passwords if any(p in part for part in (*argv, *environ))]
+        assert held == [], argv
+        assert "V6__NATS__CREDENTIALS_DIR" not in env, argv
+        if "-m" in argv:
+            logins[argv[argv.index("-m") + 1]] = env.get("V6__NATS__CREDENTIALS_FILE")
+    assert logins == {
+        f"services.{name}": json.dumps(str(secrets / f"{user}.json"))
+        for name, user in [*((s, s) for s in SERVICES), ("ibsim", "ibsim")]
+    }
+
+
+def _loose(root: Path) -> list[str]:
+    """What under ``root`` (itself included) its group or others may read, enter or write."""
+    paths = [root, *root.rglob("*")]
+    return [str(p) for p in paths if stat.S_IMODE(p.lstat().st_mode) & 0o077]
+
+
 @pytest.mark.slow
 async def test_v6_up_runs_each_service_as_its_own_user_and_never_logs_a_password(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("V6")}
@@ -77,6 +117,7 @@ async def test_v6_up_runs_each_service_as_its_own_user_and_never_logs_a_password
         # the simulator's control channel logs in as ibsim and obeys the operator only
         assert await _simulator_answers(url, secrets, "operator")
         assert not await _simulator_answers(url, secrets, "entry")
+        _assert_each_child_holds_its_own_login_only(up.pid, secrets)
         up.send_signal(signal.SIGINT)
         assert await asyncio.to_thread(up.wait, 60) == 0
     finally:
@@ -87,6 +128,10 @@ async def test_v6_up_runs_each_service_as_its_own_user_and_never_logs_a_password
     private = [secrets, data / "nats" / AUTH_CONF, *secrets.iterdir()]
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in private}
     assert modes == {p.name: 0o700 if p.is_dir() else 0o600 for p in private}
+    # the data root, the services' tables and the NATS store: their owner's only
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert {log.parts[-3] for log in data.glob("*/*/_delta_log")} == SERVICES
+    assert _loose(data) == []
     server_log = (data / "nats" / "nats-server.log").read_text()
     # every service did its work within its allow-lists: the refusals are the two forgeries
     violations = [line for line in server_log.splitlines() if "Violation" in line]

@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 from fixtures.events import make
 
-from shared.bus.credentials import AUTH_CONF, Credentials, generate, load, server_config
+from shared.bus.answers import is_inbox
+from shared.bus.credentials import (
+    AUTH_CONF,
+    Credentials,
+    CredentialsError,
+    generate,
+    load,
+    login_options,
+    server_config,
+    split_logins,
+)
 from shared.bus.permissions import (
     SERVICES,
     ProducerCheck,
@@ -18,6 +28,7 @@ from shared.bus.permissions import (
     permissions,
     permissions_of,
 )
+from shared.config import NatsConfig
 from shared.events import DecisionMade, OrderFilled, PositionSnapshot, StrategyBuilt
 
 USERS = (*SERVICES, "operator", "tap", "ibsim")
@@ -155,3 +166,79 @@ def test_the_server_config_lets_anonymous_clients_only_discover_services():
     discovery = permissions_of("discovery", "v6")
     assert discovery is not None
     assert all(s.startswith("$SRV.") for s in discovery.publish)
+
+
+def test_no_user_may_answer_onto_whatever_subject_a_request_names():
+    # allow_responses would let an answer through onto any reply subject, a deny list or not
+    conf = server_config("v6", {p.user: "pw" for p in permissions("v6")})
+    assert "allow_responses" not in conf
+
+
+@pytest.mark.parametrize(
+    ("user", "inboxes"),
+    [
+        ("entry", {"_INBOX_operator.>", "_INBOX.>"}),
+        ("monitor", {"_INBOX_operator.>", "_INBOX.>"}),
+        ("decision", {"_INBOX_operator.>", "_INBOX.>"}),
+        # the chains and histories entry and monitor ask of it
+        ("execution", {"_INBOX_operator.>", "_INBOX.>", "_INBOX_entry.>", "_INBOX_monitor.>"}),
+        ("ibsim", {"_INBOX_operator.>"}),  # its control channel obeys the operator alone
+    ],
+)
+def test_a_responder_answers_only_into_the_inboxes_of_who_may_ask_it(user: str, inboxes: set):
+    perms = permissions_of(user, "v6")
+    assert perms is not None
+    assert {p for p in perms.publish if p.startswith("_INBOX")} == inboxes
+    assert not any(p.startswith("$SRV") for p in perms.publish)
+
+
+@pytest.mark.parametrize("user", SERVICES)
+def test_a_service_answers_discovery_for_itself_only(user: str):
+    perms = permissions_of(user, "v6")
+    assert perms is not None
+    assert {p for p in perms.subscribe if p.startswith("$SRV")} == {
+        "$SRV.PING",
+        "$SRV.INFO",
+        "$SRV.STATS",
+        f"$SRV.*.{user}",
+        f"$SRV.*.{user}.*",
+    }
+
+
+@pytest.mark.parametrize(
+    ("subject", "inbox"),
+    [
+        ("_INBOX.abc.1", True),
+        ("_INBOX_entry.abc.1", True),
+        ("v6.cmd.close_all", False),
+        ("v6.strategy.built.SPY", False),
+        ("_INBOXES.x", False),
+        ("x._INBOX.y", False),
+    ],
+)
+def test_a_service_answers_only_into_an_inbox(subject: str, inbox: bool):
+    assert is_inbox(subject) is inbox
+
+
+def test_a_process_logs_in_from_its_own_login_file(tmp_path: Path):
+    secrets = tmp_path / "secrets"
+    generate("v6", secrets, tmp_path / AUTH_CONF)
+    own = NatsConfig(credentials_file=str(secrets / "entry.json"))
+    assert login_options(own, "entry") == load(secrets, "entry").connect_options()
+    assert own.secured and not NatsConfig().secured
+    with pytest.raises(CredentialsError, match="login of entry, not of execution"):
+        login_options(own, "execution")  # handed another's login: refused, not used
+
+
+def test_each_login_is_also_alone_in_a_private_folder_of_its_own(tmp_path: Path):
+    secrets, logins = tmp_path / "secrets", tmp_path / "logins"
+    generate("v6", secrets, tmp_path / AUTH_CONF)
+    split_logins(secrets, logins)
+    folders = sorted(logins.iterdir())
+    assert {f.name for f in folders} == {*USERS, "admin"}
+    for folder in folders:
+        assert [f.name for f in folder.iterdir()] == [f"{folder.name}.json"]
+        assert _mode(folder) == 0o700
+        assert _mode(folder / f"{folder.name}.json") == 0o600
+        assert load(folder, folder.name) == load(secrets, folder.name)
+    assert _mode(logins) == 0o700
