@@ -61,6 +61,8 @@ class Runtime:
         self.tables: dict[str, Table] = {}
         self.writers: dict[str, BatchWriter] = {}
         self.stop_event = asyncio.Event()
+        # the process's exit status: non-zero asks its supervisor to start it again
+        self.exit_code = 0
         self._bus: Bus | None = None
         self._timers: list[asyncio.Task[None]] = []
         self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
@@ -230,7 +232,10 @@ class Runtime:
             except Exception:  # one failing hook must not keep the tables from flushing
                 log.exception("stop hook failed", extra={"hook": getattr(hook, "__name__", "?")})
 
-    def request_stop(self) -> None:
+    def request_stop(self, exit_code: int = 0) -> None:
+        """Stop (the signal handlers call it); a service that cannot go on asks with a
+        non-zero ``exit_code``, the status ``main`` exits with."""
+        self.exit_code = self.exit_code or exit_code
         self.stop_event.set()
 
     async def stop(self) -> None:
@@ -241,8 +246,8 @@ class Runtime:
         await self._stack.aclose()
         log.info("service stopped")
 
-    async def run(self) -> None:
-        """Start, wait for the stop event (SIGTERM/SIGINT set it), stop."""
+    async def run(self) -> int:
+        """Start, wait for the stop event (SIGTERM/SIGINT set it), stop; the exit status."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
@@ -251,6 +256,7 @@ class Runtime:
             await self.stop_event.wait()
         finally:
             await self.stop()
+        return self.exit_code
 
 
 @contextlib.asynccontextmanager
@@ -278,5 +284,4 @@ def main(definition: ServiceDef) -> int:
         print(f"{definition.name}: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.logging, definition.name)
-    asyncio.run(Runtime(definition, config).run())
-    return 0
+    return asyncio.run(Runtime(definition, config).run())

@@ -27,7 +27,7 @@ import msgspec
 
 from shared.bus import connect, credentials, provision
 from shared.bus.permissions import ADMIN, IBSIM
-from shared.config import Config, NatsConfig
+from shared.config import Config
 from shared.natsserver import NatsServer
 
 SERVICES = ("execution", "monitor", "decision", "entry")
@@ -177,7 +177,7 @@ class Supervisor:
         nats_cfg = msgspec.structs.replace(
             self.config.nats, credentials_dir=str(self.credentials_dir)
         )
-        await provision_as_admin(nats_cfg, nats_url)
+        await provision_as_admin(msgspec.structs.replace(self.config, nats=nats_cfg), nats_url)
 
     def _ibsim_url(self, nats_url: str) -> str:
         """The simulator takes only a URL: its login travels inside it (never printed)."""
@@ -235,11 +235,12 @@ class Supervisor:
         return 0
 
 
-async def provision_as_admin(nats_cfg: NatsConfig, url: str) -> None:
-    """Every stream and consumer, created as the admin: secured services may not create them."""
-    admin = await connect(nats_cfg, ADMIN, url)
+async def provision_as_admin(config: Config, url: str) -> None:
+    """Every stream, consumer and the lease bucket, created as the admin: secured services may
+    not create them."""
+    admin = await connect(config.nats, ADMIN, url)
     try:
-        await provision(admin.js, nats_cfg)
+        await provision(admin.js, config)
     finally:
         await admin.close(grace_s=1.0)
 
