@@ -65,7 +65,6 @@ async def test_a_contender_is_refused_while_the_lease_is_renewed_and_takes_over_
     # the holder stopped by its own clock before the standby held the lease
     assert sampler.last_valid[first.instance] < sampler.first_valid[second.instance]
     assert second.role is LeaseRole.HOLDER and second.valid() and not first.valid()
-    print(f"takeover {took:.2f} s after the holder died (ttl {LEASE.ttl_s} s)")
 
 
 async def test_a_renewal_that_finds_another_instance_in_the_key_loses_the_lease_at_once(
