@@ -136,6 +136,28 @@ class IBConfig(Section):
         _check(self.max_messages_per_s >= 1, "ib.max_messages_per_s", "must be at least 1")
 
 
+class ExecutionLeaseConfig(Section):
+    """One active execution per IB account: a lease in a JetStream key-value bucket whose
+    ``max_age`` is ``ttl_s`` (services/execution/lease.py). Wall time, whatever the market speed."""
+
+    # how long the lease outlives its last renewal: a standby takes over this long after its
+    # holder died. A NATS cluster that loses a stream's leader elects another in 4-9 s, during
+    # which renewals fail: the holder keeps the lease through that only if the TTL covers an
+    # election plus a renewal period
+    ttl_s: float = 15.0
+    # how often the holder renews, and a standby tries to take over; the holder stops trading
+    # this long before its lease could lapse at the server
+    renew_every_s: float = 1.5
+
+    def __post_init__(self) -> None:
+        _check(self.ttl_s >= 1, "execution_lease.ttl_s", "must be at least 1 s")
+        _check(
+            0 < self.renew_every_s <= self.ttl_s / 3,
+            "execution_lease.renew_every_s",
+            "must be positive and at most a third of execution_lease.ttl_s",
+        )
+
+
 class SimConfig(Section):
     """The bundled IB simulator (services/ibsim)."""
 
@@ -412,6 +434,7 @@ class Config(Section):
     nats: NatsConfig = msgspec.field(default_factory=NatsConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     ib: IBConfig = msgspec.field(default_factory=IBConfig)
+    execution_lease: ExecutionLeaseConfig = msgspec.field(default_factory=ExecutionLeaseConfig)
     sim: SimConfig = msgspec.field(default_factory=SimConfig)
     universe: UniverseConfig = msgspec.field(default_factory=UniverseConfig)
     entry: EntryConfig = msgspec.field(default_factory=EntryConfig)

@@ -69,6 +69,8 @@ class Runtime:
         self.stop_event = asyncio.Event()
         # why the bus was lost, if it was: the service stops and exits with BUS_LOST_EXIT
         self.bus_lost: str | None = None
+        # the process's exit status: non-zero asks its supervisor to start it again
+        self.exit_code = 0
         self._bus: Bus | None = None
         self._timers: list[asyncio.Task[None]] = []
         self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
@@ -242,12 +244,15 @@ class Runtime:
             except Exception:  # one failing hook must not keep the tables from flushing
                 log.exception("stop hook failed", extra={"hook": getattr(hook, "__name__", "?")})
 
-    def request_stop(self) -> None:
+    def request_stop(self, exit_code: int = 0) -> None:
+        """Stop (the signal handlers call it); a service that cannot go on asks with a
+        non-zero ``exit_code``, the status ``main`` exits with."""
+        self.exit_code = self.exit_code or exit_code
         self.stop_event.set()
 
     def _lose_bus(self, reason: str) -> None:
         self.bus_lost = reason  # the lifeline has logged it
-        self.stop_event.set()
+        self.request_stop(BUS_LOST_EXIT)
 
     async def stop(self) -> None:
         if not self._started or self._stopped:
@@ -258,8 +263,9 @@ class Runtime:
         log.info("service stopped")
 
     async def run(self) -> int:
-        """Start, wait for the stop event (SIGTERM/SIGINT set it, so does losing the bus), stop;
-        the exit status: 0, or ``BUS_LOST_EXIT`` once the bus was lost."""
+        """Start, wait for the stop event (SIGTERM/SIGINT set it, so does losing the bus or a
+        lease), stop; the exit status: 0, ``BUS_LOST_EXIT`` once the bus was lost, or what the
+        service asked for in ``request_stop``."""
         loop = asyncio.get_running_loop()
         signals = (signal.SIGTERM, signal.SIGINT)
         for sig in signals:
@@ -271,7 +277,7 @@ class Runtime:
             await self.stop()
             for sig in signals:
                 loop.remove_signal_handler(sig)
-        return 0 if self.bus_lost is None else BUS_LOST_EXIT
+        return self.exit_code
 
 
 @contextlib.asynccontextmanager

@@ -74,7 +74,8 @@ def data_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def config(nats_url: str, prefix: str, data_root: Path) -> Config:
-    """Fast settings: a 1 s ack wait and short back-offs so redelivery tests take seconds."""
+    """Fast settings: a 1 s ack wait, short back-offs and a 5 s execution lease, so redelivery
+    and restart tests take seconds."""
     return load_config(
         env={},
         overrides={
@@ -89,6 +90,8 @@ def config(nats_url: str, prefix: str, data_root: Path) -> Config:
             },
             "storage": {"data_root": str(data_root), "batch_max_seconds": 0.05},
             "logging": {"json": True},
+            # an execution restarted after a kill -9 stands by until its old lease lapses
+            "execution_lease": {"ttl_s": 5.0, "renew_every_s": 0.5},
         },
     )
 

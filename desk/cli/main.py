@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     creds = config.nats.credentials_dir
     match args.command:
         case "provision":
-            asyncio.run(provision_as_admin(config.nats, nats_url_for(config)))
+            asyncio.run(provision_as_admin(config, nats_url_for(config)))
             return 0
         case "tap":
             from desk.cli.tap import tap

@@ -30,7 +30,7 @@ import msgspec
 
 from shared.bus import connect, credentials, provision
 from shared.bus.permissions import ADMIN, IBSIM
-from shared.config import Config, NatsConfig
+from shared.config import Config
 from shared.natsserver import NatsServer
 from shared.private import keep_private, private_dir
 
@@ -185,7 +185,7 @@ class Supervisor:
         nats_cfg = msgspec.structs.replace(
             self.config.nats, credentials_dir=str(self.credentials_dir), credentials_file=None
         )
-        await provision_as_admin(nats_cfg, nats_url)
+        await provision_as_admin(msgspec.structs.replace(self.config, nats=nats_cfg), nats_url)
 
     async def _wait_port(self, host: str, port: int, timeout: float = 15.0) -> None:
         loop = asyncio.get_running_loop()
@@ -234,11 +234,12 @@ class Supervisor:
         return 0
 
 
-async def provision_as_admin(nats_cfg: NatsConfig, url: str) -> None:
-    """Every stream and consumer, created as the admin: secured services may not create them."""
-    admin = await connect(nats_cfg, ADMIN, url)
+async def provision_as_admin(config: Config, url: str) -> None:
+    """Every stream, consumer and the lease bucket, created as the admin: secured services may
+    not create them."""
+    admin = await connect(config.nats, ADMIN, url)
     try:
-        await provision(admin.js, nats_cfg)
+        await provision(admin.js, config)
     finally:
         await admin.close(grace_s=1.0)
 

@@ -4,9 +4,15 @@ the chain/history responders, the health figures.
 - ``strategy.built`` → open the strategy (one order); ``decision.*`` → carry out the exit;
   ``cmd.close_all`` / ``cmd.halt`` / ``cmd.resume``;
 - request/reply ``rpc.chain`` and ``rpc.history`` for entry (and monitor);
-- the health endpoint reports the broker connection besides the runtime's own state.
+- the health endpoint reports the lease and the broker connection besides the runtime's own
+  state.
 
-The book is rebuilt from the holdings table at start, and the fills already recorded are loaded
+Only the holder of the account's lease (``lease.py``) loads the book, connects to IB, consumes
+and answers; another instance stands by until the lease is its own. A holder that loses it
+disconnects from IB and stops with exit status 1, to be started again as a standby.
+
+The book is rebuilt from the holdings table at start (a standby's: as the last holder left it,
+when it takes over), and the fills already recorded are loaded
 so that executions replayed by IB after a restart or reconnect are not recorded twice. Work that
 needs IB waits (bounded) for the connection to be synchronised; if it is not, the message is
 retried later (``BrokerUnavailable`` is transient).
@@ -14,11 +20,15 @@ retried later (``BrokerUnavailable`` is transient).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from services.execution.book import Holding, HoldingBook
 from services.execution.ib_client import IBClient
+from services.execution.lease import Lease, open_lease
 from services.execution.market_data import MarketDataRelay
 from services.execution.order_manager import OrderManager, WorkingOrder
 from services.execution.placing import OrderPlacer
@@ -75,10 +85,11 @@ class ExecutionService:
         holdings: list[Holding] | None = None,
         recorded_fills: set[str] | None = None,
         clock: MarketClock | None = None,
+        may_trade: Callable[[], bool] = lambda: True,
     ) -> None:
         self.records = records
-        # the gateway's time drives the service clock
-        self.client = IBClient(config.ib, clock)
+        # the gateway's time drives the service clock; orders go out only while ``may_trade``
+        self.client = IBClient(config.ib, clock, may_trade)
         publish = records.publish
         self.relay = MarketDataRelay(
             self.client, config.universe, publish, config.ib.market_data_max_rate_hz
@@ -121,7 +132,7 @@ class ExecutionService:
         self.client.on_synchronise(self.reconcile)
 
     @classmethod
-    async def load(cls, rt: Runtime) -> ExecutionService:
+    async def load(cls, rt: Runtime, may_trade: Callable[[], bool]) -> ExecutionService:
         rows = (await rt.tables[HOLDINGS.name].read()).to_pylist()
         fills = await rt.tables[FILLS.name].read(columns=["exec_id"])
         orders = (await rt.tables[ORDERS.name].read()).to_pylist()
@@ -132,6 +143,7 @@ class ExecutionService:
             set(fills.column("exec_id").to_pylist()),
             # a test may hand the runtime a fixed clock: the service then keeps its own
             rt.clock if isinstance(rt.clock, MarketClock) else None,
+            may_trade,
         )
         controls = (await rt.tables[CONTROLS.name].read([("name", "=", HALTED)])).to_pylist()
         service.flows.entries.halted = any(r["on"] for r in controls)
@@ -269,10 +281,54 @@ class ExecutionHandlers:
 
 
 async def wire(rt: Runtime) -> None:
-    svc = await ExecutionService.load(rt)
+    lease = await open_lease(rt.bus, rt.config)
+    rt.add_health(lambda: {"lease": lease.role.value})
+    if await lease.try_acquire():
+        await _trade(rt, lease)
+        return
+    standby = asyncio.create_task(_stand_by(rt, lease), name="execution-standby")
+    rt.on_stop(lambda: _cancel(standby))
+
+
+async def _stand_by(rt: Runtime, lease: Lease) -> None:
+    await lease.acquire()
+    try:
+        await _trade(rt, lease)
+    except Exception:
+        log.exception("taking over as the active execution failed")
+        rt.request_stop(exit_code=1)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _trade(rt: Runtime, lease: Lease) -> None:
+    """The lease is this instance's: renew it, load the book (as the last holder left it),
+    connect to IB, consume and answer; give it all up once the lease is lost."""
+    renewing = asyncio.create_task(lease.keep(), name="execution-lease")
+
+    async def release() -> None:
+        await _cancel(renewing)
+        await lease.release()
+
+    # registered before svc.stop, so it runs after it: IB is disconnected before a standby
+    # may take the lease and connect
+    rt.on_stop(release)
+    svc = await ExecutionService.load(rt, lease.valid)
     rt.add_health(svc.health)  # the broker state, halt, working orders, open strategies
     await svc.start()
     rt.on_stop(svc.stop)
+
+    async def give_up() -> None:
+        await lease.lost.wait()
+        await svc.stop()  # nothing goes out any more (IBClient asks the lease); now off IB
+        rt.request_stop(exit_code=1)
+
+    given_up = asyncio.create_task(give_up(), name="execution-lease-lost")
+    rt.on_stop(lambda: _cancel(given_up))
 
     # a handler must finish well within ack_wait, or the message comes back while it works
     ready_wait = min(READY_WAIT_S, rt.config.nats.ack_wait_s / 2)

@@ -5,7 +5,8 @@ executions, positions, ``OrderSpec``); IB's objects stop here and in ``translate
 Connects with the configured client id and reconnects with back-off forever. After every
 (re)connect it runs the registered synchronisation callbacks (re-attach orders, record missed
 executions, reconcile) before declaring itself ready. Every IB request goes through ``call``,
-which refuses while disconnected and turns a silent IB into ``IBTimeout``.
+which refuses while disconnected and turns a silent IB into ``IBTimeout``. Orders go out, change
+or are cancelled only while the ``may_trade`` it is given allows (execution's lease).
 
 Pacing: ib_async's client already queues outgoing messages above ``MaxRequests`` per
 ``RequestsInterval``; we set those from ``ib.max_messages_per_s`` instead of adding a second
@@ -105,9 +106,17 @@ class LineBudget:
 class IBClient:
     """The service's IB connection and everything asked of IB through it."""
 
-    def __init__(self, config: IBConfig, clock: MarketClock | None = None) -> None:
+    def __init__(
+        self,
+        config: IBConfig,
+        clock: MarketClock | None = None,
+        may_trade: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """``may_trade``: whether this instance may send orders for the account now (it holds
+        execution's lease, ``lease.py``); asked before every order sent, changed or cancelled."""
         self.config = config
         self.clock = clock or MarketClock()
+        self._may_trade = may_trade
         self._ib = IB()
         self._ib.client.MaxRequests = config.max_messages_per_s
         self._ib.client.RequestsInterval = 1.0
@@ -440,10 +449,18 @@ class IBClient:
             return None
         return round(sum(r.commission for r in reports if r.execId), 6)
 
-    def place(self, spec: OrderSpec) -> BrokerOrder:
-        """Send ``spec`` as a new order; refused while disconnected."""
+    def _refusal(self) -> str | None:
+        """Why no order may go out now, if none may: the one check before every order sent."""
         if not self._ib.isConnected():
-            raise BrokerUnavailable(f"cannot place {spec.order_ref}: IB not connected")
+            return "IB not connected"
+        if not self._may_trade():
+            return "this instance does not hold the account's execution lease"
+        return None
+
+    def place(self, spec: OrderSpec) -> BrokerOrder:
+        """Send ``spec`` as a new order; refused while disconnected or without the lease."""
+        if (refusal := self._refusal()) is not None:
+            raise BrokerUnavailable(f"cannot place {spec.order_ref}: {refusal}")
         return BrokerOrder(
             self._ib.placeOrder(order_contract(spec), limit_order(spec, self.config.account))
         )
@@ -451,14 +468,14 @@ class IBClient:
     def modify(self, order: BrokerOrder, ib_price: float) -> bool:
         """Move a working order's limit to ``ib_price`` (IB's terms); False if it cannot move."""
         trade = order.trade
-        if trade.isDone() or not self._ib.isConnected():
+        if trade.isDone() or self._refusal() is not None:
             return False
         trade.order.lmtPrice = ib_price
         self._ib.placeOrder(trade.contract, trade.order)
         return True
 
     def cancel(self, order: BrokerOrder) -> None:
-        if not order.is_done and self._ib.isConnected():
+        if not order.is_done and self._refusal() is None:
             self._ib.cancelOrder(order.trade.order)
 
     # --- account ------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The NATS users of a secured deployment (``credentials.py`` writes them into the server config)
 and the producer check every consumer applies are both built from this module: a service's
 allow-lists are what the route table (``shared/routes.py``) says it publishes, subscribes to
-and answers, and the API of its durable consumers (``streams.py``). A service that may not
+and answers, the API of its durable consumers (``streams.py``), and for execution its lease
+bucket and nothing else of the key-value store. A service that may not
 publish a subject on the server is also not believed when an event claims it came from it.
 
 No user has ``allow_responses``: it lets a user publish once to the reply subject of any request
@@ -20,10 +21,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from shared.bus.streams import ConsumerSpec, consumers_of, stream_name, subject_matches
+from shared.bus.streams import (
+    ConsumerSpec,
+    consumers_of,
+    lease_bucket,
+    stream_name,
+    subject_matches,
+)
 from shared.errors import Invalid
 from shared.events import Event
 from shared.routes import (
+    EXECUTION,
     OPERATOR,
     SERVICES,
     SIM_FAMILY,
@@ -99,11 +107,24 @@ def _consumer_api(spec: ConsumerSpec, prefix: str) -> tuple[str, ...]:
     )
 
 
+def _lease_api(prefix: str) -> tuple[str, ...]:
+    """What holding execution's lease needs: write its keys (create, renew, release), open the
+    bucket and read a key (nats-py's ``key_value``, ``get``; no direct get on this bucket)."""
+    bucket = lease_bucket(prefix)
+    return (
+        f"$KV.{bucket}.>",
+        f"$JS.API.STREAM.INFO.KV_{bucket}",
+        f"$JS.API.STREAM.MSG.GET.KV_{bucket}",
+    )
+
+
 def _service(name: str, s: Subjects) -> UserPermissions:
     publish = [s.pattern(p) for p in published_by(name)]
     for spec in consumers_of(name):
         publish += _consumer_api(spec, s.prefix)
     publish += replies_to(*DISCOVERERS, *requesters_of(name))
+    if name == EXECUTION:
+        publish += _lease_api(s.prefix)
     subscribe = [s.pattern(p) for p in subscribed_by(name)]
     subscribe += [s.wildcard("svc", name), *discoverable_as(name), *replies_to(name)]
     return UserPermissions(name, tuple(publish), tuple(subscribe))

@@ -3,11 +3,13 @@
 Market data (``md``), position snapshots, signals, book events and request/reply (``rpc``) stay on
 core NATS: latest value wins, or the caller retries. What moves money or must not be lost
 (strategies, orders, decisions, exits, commands, alerts, dead letters) is in a stream: which one,
-and which services consume it durably, is declared once in ``shared/routes.py``.
+and which services consume it durably, is declared once in ``shared/routes.py``. One key-value
+bucket holds execution's lease on its IB account (``services/execution/lease.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -18,15 +20,29 @@ from nats.js.api import (
     ConsumerConfig,
     DeliverPolicy,
     DiscardPolicy,
+    KeyValueConfig,
     StorageType,
     StreamConfig,
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
 from shared import routes
-from shared.config import NatsConfig
+from shared.config import Config, NatsConfig
 
 log = logging.getLogger(__name__)
+
+
+LEASE_BUCKET = "execution_lease"
+
+
+def _server_name(prefix: str, key: str) -> str:
+    # stream and bucket names allow no dots or wildcards; the prefix keeps test runs apart
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{prefix}_{key}").upper()
+
+
+def lease_bucket(prefix: str) -> str:
+    """The key-value bucket of execution's lease (JetStream keeps it as stream ``KV_<name>``)."""
+    return _server_name(prefix, LEASE_BUCKET)
 
 
 @dataclass(frozen=True)
@@ -38,8 +54,7 @@ class StreamSpec:
     description: str
 
     def name(self, prefix: str) -> str:
-        # stream names allow no dots or wildcards; the prefix keeps test runs apart
-        return re.sub(r"[^A-Za-z0-9_-]", "_", f"{prefix}_{self.key}").upper()
+        return _server_name(prefix, self.key)
 
     def full_subjects(self, prefix: str) -> list[str]:
         return [f"{prefix}.{s}" for s in self.subjects]
@@ -162,9 +177,43 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec, config: Nats
     return stream
 
 
-async def provision(js: JetStreamContext, config: NatsConfig) -> None:
-    """Every stream and every declared consumer: the admin's job on a secured server, where
-    services (``nats.manage_streams = false``) only bind to what exists."""
-    await ensure_streams(js, config)
+async def ensure_lease_bucket(js: JetStreamContext, config: NatsConfig, ttl_s: float) -> None:
+    """Create the lease bucket, or set its TTL and replicas to these; safe on every start.
+
+    The bucket's ``max_age`` is the lease's TTL: every renewal is a new revision of the key
+    (history 1), which the server drops ``ttl_s`` after writing it unless renewed again.
+    """
+    name = lease_bucket(config.subject_prefix)
+    try:
+        info = await js.stream_info(f"KV_{name}")
+    except NotFoundError:
+        await js.create_key_value(
+            KeyValueConfig(
+                bucket=name,
+                description="execution's lease on its IB account: one active instance",
+                history=1,
+                ttl=ttl_s,
+                storage=StorageType.FILE if config.storage == "file" else StorageType.MEMORY,
+                replicas=config.replicas,
+            )
+        )
+        log.info("lease bucket created", extra={"bucket": name, "ttl_s": ttl_s})
+        return
+    if info.config.max_age != ttl_s or info.config.num_replicas != config.replicas:
+        # the server refuses a duplicate window longer than max_age
+        window = min(info.config.duplicate_window or ttl_s, ttl_s)
+        await js.update_stream(
+            dataclasses.replace(
+                info.config, max_age=ttl_s, num_replicas=config.replicas, duplicate_window=window
+            )
+        )
+        log.info("lease bucket updated", extra={"bucket": name, "ttl_s": ttl_s})
+
+
+async def provision(js: JetStreamContext, config: Config) -> None:
+    """Every stream, every declared consumer and the lease bucket: the admin's job on a secured
+    server, where services (``nats.manage_streams = false``) only bind to what exists."""
+    await ensure_streams(js, config.nats)
     for spec in CONSUMERS:
-        await ensure_consumer(js, spec, config)
+        await ensure_consumer(js, spec, config.nats)
+    await ensure_lease_bucket(js, config.nats, config.execution_lease.ttl_s)

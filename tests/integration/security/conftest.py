@@ -45,7 +45,7 @@ async def secured(tmp_path: Path) -> AsyncIterator[Secured]:
             },
         )
         admin = await connect(config.nats, "admin")
-        await provision(admin.js, config.nats)
+        await provision(admin.js, config)
         await admin.close(grace_s=1.0)
         yield Secured(server.url, secrets, config)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
@@ -12,6 +13,7 @@ from fixtures.waiting import until
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
+from services.execution.lease import open_lease
 from shared.bus import Delivery, consumer
 from shared.events import (
     AcknowledgeAlert,
@@ -75,6 +77,8 @@ async def test_position_snapshots_reach_decision_over_core_nats(login):
         ("entry", "v6.decision.s-1"),
         ("monitor", "v6.cmd.close_all"),
         ("execution", "v6.sim.advance"),
+        ("monitor", "$KV.V6_EXECUTION_LEASE.gateway.127.0.0.1.4002.1"),
+        ("entry", "$KV.V6_EXECUTION_LEASE.gateway.127.0.0.1.4002.1"),
     ],
 )
 async def test_a_forbidden_publish_is_refused_and_never_delivered(raw, user: str, subject: str):
@@ -93,6 +97,22 @@ async def test_a_forbidden_publish_is_refused_and_never_delivered(raw, user: str
     await observer.nc.flush()  # a forged message the server let through has arrived by now
     assert "permissions violation" in str(intruder.errors[0])
     assert seen == []
+
+
+async def test_execution_holds_renews_and_releases_its_lease_on_the_provisioned_bucket(
+    secured, login
+):
+    first, second = await login("execution"), await login("execution")
+    holder = await open_lease(first, secured.config)  # no right to create it: the admin did
+    contender = await open_lease(second, secured.config)
+    assert await holder.try_acquire()
+    assert not await contender.try_acquire()
+    renewing = asyncio.create_task(holder.keep())
+    taken = holder.revision
+    await until(lambda: holder.revision > taken, "a renewal", 5)
+    renewing.cancel()
+    await holder.release()
+    assert await contender.try_acquire()  # over the released key's delete marker
 
 
 async def test_the_tap_user_reads_every_event(raw, login):

@@ -12,7 +12,7 @@ from fixtures.waiting import until
 
 from desk.cli.up import provision_as_admin
 from shared.bus import Delivery, connect, consumer, credentials
-from shared.config import NatsConfig, load_config
+from shared.config import Config, load_config
 from shared.events import DecisionMade, Event
 from shared.natsserver import NatsCluster
 
@@ -22,7 +22,7 @@ async def test_a_secured_cluster_replicates_streams_and_serves_each_user(tmp_pat
     secrets = tmp_path / "secrets"
     conf = credentials.generate("v6", secrets, tmp_path / credentials.AUTH_CONF)
     with NatsCluster(tmp_path / "cluster", config_file=conf) as cluster:
-        nats_cfg = load_config(
+        config = load_config(
             env={},
             overrides={
                 "nats": {
@@ -32,8 +32,9 @@ async def test_a_secured_cluster_replicates_streams_and_serves_each_user(tmp_pat
                     "replicas": 3,
                 }
             },
-        ).nats
-        await _provision_once_a_leader_is_elected(nats_cfg)
+        )
+        nats_cfg = config.nats
+        await _provision_once_a_leader_is_elected(config)
         admin = await connect(nats_cfg, "admin")
         stream = await admin.js.stream_info("V6_DECISIONS")
         assert stream.config.num_replicas == 3
@@ -54,11 +55,11 @@ async def test_a_secured_cluster_replicates_streams_and_serves_each_user(tmp_pat
             await bus.close(grace_s=1.0)
 
 
-async def _provision_once_a_leader_is_elected(nats_cfg: NatsConfig, attempts: int = 40) -> None:
+async def _provision_once_a_leader_is_elected(config: Config, attempts: int = 40) -> None:
     # the cluster elects its JetStream meta leader in its own time; until then the API is mute
     for attempt in range(attempts):
         try:
-            await provision_as_admin(nats_cfg, nats_cfg.url or "")
+            await provision_as_admin(config, config.nats.url or "")
             return
         except Exception:
             if attempt == attempts - 1:

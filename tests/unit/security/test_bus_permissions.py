@@ -72,6 +72,15 @@ def test_a_service_may_pull_and_ack_only_its_own_consumers():
     assert not may_publish("decision", "$JS.ACK.V6_DECISIONS.execution-decisions.1.1.1.0.0", "v6")
 
 
+def test_execution_alone_may_hold_its_lease_and_touches_no_other_bucket():
+    lease = "$KV.V6_EXECUTION_LEASE.account.DU1234567"
+    assert _publishers(lease) == {"execution"}
+    assert _publishers("$JS.API.STREAM.MSG.GET.KV_V6_EXECUTION_LEASE") == {"execution"}
+    assert not may_publish("execution", "$KV.OTHER.key", "v6")
+    assert not may_publish("execution", "$JS.API.STREAM.CREATE.KV_V6_EXECUTION_LEASE", "v6")
+    assert not may_publish("execution", "$JS.API.STREAM.PURGE.KV_V6_EXECUTION_LEASE", "v6")
+
+
 def test_tap_publishes_nothing_and_reads_everything_under_the_prefix():
     tap = permissions_of("tap", "v6")
     assert tap is not None
