@@ -61,8 +61,10 @@ class LeaseMisconfigured(V6Error):
 
 
 def lease_key(ib: IBConfig) -> str:
-    """The account's key: its IB account, else the gateway connection (host, port, client id)."""
-    raw = f"account.{ib.account}" if ib.account else f"gateway.{ib.host}.{ib.port}.{ib.client_id}"
+    """The account's key: its IB account, else the gateway (host and port). A gateway is logged
+    in to one account, so any two instances trading through it exclude each other, whatever
+    client ids they use."""
+    raw = f"account.{ib.account}" if ib.account else f"gateway.{ib.host}.{ib.port}"
     return re.sub(r"[^-/_=.A-Za-z0-9]", "_", raw)  # the characters a key may hold
 
 

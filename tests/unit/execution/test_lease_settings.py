@@ -11,7 +11,7 @@ from shared.config import ConfigError, IBConfig, load_config
 def test_the_lease_key_is_the_account_or_else_the_gateway_connection():
     assert lease_key(IBConfig(account="DU1234567")) == "account.DU1234567"
     # a key holds letters, digits and - / _ = . only
-    assert lease_key(IBConfig(host="::1", port=4002, client_id=7)) == "gateway.__1.4002.7"
+    assert lease_key(IBConfig(host="::1", port=4002, client_id=7)) == "gateway.__1.4002"
 
 
 @pytest.mark.parametrize(
