@@ -158,6 +158,19 @@ class ExecutionLeaseConfig(Section):
         )
 
 
+EXPIRY_RULES = ("daily", "mwf", "weekly", "monthly")  # sim.expiry_rules
+
+
+class DividendConfig(Section):
+    """One symbol's quarterly dividend in the simulator: the ex-date is the third Friday of
+    each listed month moved by ``days_after_third_friday`` (the session before it when that
+    day does not trade)."""
+
+    amount: float
+    months: list[int] = msgspec.field(default_factory=lambda: [3, 6, 9, 12])
+    days_after_third_friday: int = 0
+
+
 class SimConfig(Section):
     """The bundled IB simulator (services/ibsim)."""
 
@@ -181,6 +194,38 @@ class SimConfig(Section):
     # a scenario file to play from the start: a path, or the name of one shipped with the
     # simulator (services/ibsim/scenarios/<name>.toml), e.g. "demo"
     scenario: str | None = None
+    # -- IB's strictness: each is on by default; a test that relaxes one names it and says why
+    # fills only in the exchange calendar's regular session (half days included); an order
+    # placed outside it is held until the open with IB's warning 399; False fills around the clock
+    regular_hours_only: bool = True
+    # the overnight gap at each session open: a seeded normal move of this standard deviation
+    open_gap_pct: float = 0.006
+    # how each underlying lists expiries: "daily" (every session for the next weeks, as SPY, QQQ
+    # and IWM do), "mwf" (Mondays, Wednesdays, Fridays), "weekly" (Fridays) or "monthly" (third
+    # Fridays); weeklies and monthlies further out in every case; unnamed symbols list weekly
+    expiry_rules: dict[str, str] = msgspec.field(
+        default_factory=lambda: {"SPY": "daily", "QQQ": "daily", "IWM": "daily"}
+    )
+
+    # a short in-the-money call whose time value is below the coming dividend is assigned at
+    # the close of the session before the ex-dividend date, as holders exercise to collect it
+    early_assignment: bool = True
+    # quarterly dividends per symbol (realistic recent amounts; ex-dates as the funds set them)
+    dividends: dict[str, DividendConfig] = msgspec.field(
+        default_factory=lambda: {
+            "SPY": DividendConfig(amount=1.85),
+            "QQQ": DividendConfig(amount=0.68, days_after_third_friday=3),
+            "IWM": DividendConfig(amount=0.72, days_after_third_friday=-3),
+        }
+    )
+
+    def __post_init__(self) -> None:
+        for symbol, rule in self.expiry_rules.items():
+            _check(
+                rule in EXPIRY_RULES,
+                f"sim.expiry_rules.{symbol}",
+                f"one of {', '.join(EXPIRY_RULES)}",
+            )
 
 
 class UniverseConfig(Section):

@@ -50,6 +50,12 @@ Publish = Callable[[Event], Awaitable[object]]
 COMMISSION_WAIT_S = 0.5
 
 
+def _set_event() -> asyncio.Event:
+    event = asyncio.Event()
+    event.set()
+    return event
+
+
 @dataclass
 class WorkingOrder:
     """One order of ours at the broker and what has happened to it so far."""
@@ -65,6 +71,8 @@ class WorkingOrder:
     rejected: bool = False  # the broker refused it (an error code), whatever status follows
     done: asyncio.Event = field(default_factory=asyncio.Event)
     walk: asyncio.Task[None] | None = None
+    # cleared while IB holds the order until the open (399): the walk starts at the open
+    at_exchange: asyncio.Event = field(default_factory=_set_event)
 
     @property
     def avg_price(self) -> float | None:
@@ -216,16 +224,23 @@ class OrderManager:
         # the interval is market time: an accelerated simulator walks in fewer wall seconds
         interval_s = self.config.walk_interval_s / self.client.clock.speed
         try:
-            for k in range(steps + 1):
+            k = 0
+            while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wo.done.wait(), interval_s)
                 if wo.done.is_set():
                     return
+                if not wo.at_exchange.is_set():
+                    # held for the open: walking a price no exchange sees would only spend
+                    # the steps and cancel the order before the session starts
+                    await wo.at_exchange.wait()
+                    continue
                 if k == steps:
                     break
                 price = self._walk_price(spec, k)
                 if price is not None and price < wo.spec.limit_price - 1e-9:
                     self._modify(wo, price)
+                k += 1
             if self.config.cancel_remaining_after_walk:
                 wo.reason = f"walk ended unfilled after {steps} steps at {wo.spec.limit_price:.2f}"
                 self.cancel(wo)
@@ -276,6 +291,8 @@ class OrderManager:
         wo = self.working.get(order.order_ref)
         if wo is not None:
             wo.broker = order
+            if order.status == "Submitted":  # at the exchange (after a hold, from the open)
+                wo.at_exchange.set()
             self._spawn(self._status_changed(wo))
 
     def _on_exec(self, order: BrokerOrder, execution: Execution) -> None:
@@ -284,7 +301,14 @@ class OrderManager:
             self._spawn(self._executed(wo, execution))
 
     def _on_error(self, req_id: int, code: int, message: str) -> None:
-        if error_kind(code) is not ErrorKind.ORDER_REJECTED:
+        kind = error_kind(code)
+        if kind is ErrorKind.ORDER_HELD:
+            for wo in self.working.values():
+                if wo.broker_order_id == req_id:
+                    log.info("held until the open", extra={"ref": wo.spec.order_ref})
+                    wo.at_exchange.clear()
+            return
+        if kind is not ErrorKind.ORDER_REJECTED:
             return
         for wo in self.working.values():
             if wo.broker_order_id == req_id and not wo.done.is_set():

@@ -38,6 +38,8 @@ class ErrorKind(enum.Enum):
     INFO = "info"  # farm connection notices and other chatter
     ORDER_REJECTED = "order_rejected"  # the broker refused an order
     ORDER_CANCELLED = "order_cancelled"  # a cancel confirmed
+    # accepted but held until the session opens (399 "will not be placed at the exchange until")
+    ORDER_HELD = "order_held"
     CONNECTION_LOST = "connection_lost"
     CONNECTION_RESTORED = "connection_restored"
     NO_CONTRACT = "no_contract"
@@ -46,12 +48,13 @@ class ErrorKind(enum.Enum):
 
 
 ERROR_KINDS: dict[int, ErrorKind] = {
-    **dict.fromkeys((2104, 2106, 2107, 2108, 2119, 2158, 2100, 2150, 399, 10167), ErrorKind.INFO),
+    **dict.fromkeys((2104, 2106, 2107, 2108, 2119, 2158, 2100, 2150, 10167), ErrorKind.INFO),
     **dict.fromkeys(
         (103, 104, 105, 106, 107, 109, 110, 111, 135, 161, 201, 203, 321, 382, 383, 387),
         ErrorKind.ORDER_REJECTED,
     ),
     202: ErrorKind.ORDER_CANCELLED,
+    399: ErrorKind.ORDER_HELD,
     **dict.fromkeys((1100, 1300, 2103, 2105, 2110), ErrorKind.CONNECTION_LOST),
     **dict.fromkeys((1101, 1102), ErrorKind.CONNECTION_RESTORED),
     200: ErrorKind.NO_CONTRACT,

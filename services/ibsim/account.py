@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from services.ibsim.instruments import Instrument, expiry_close, stock
+from services.ibsim.instruments import Instrument, stock
 from services.ibsim.market import Market
+from shared.domain.calendar import expiry_close
 
 SUMMARY_TAGS = (
     "AccountType",
@@ -155,16 +156,21 @@ class Account:
             expiry = dt.datetime.strptime(inst.expiry, "%Y%m%d").date()
             if now < expiry_close(expiry):
                 continue
-            qty = pos.position
             spot = market.underlying_price(inst.symbol)
             intrinsic = (spot - inst.strike) if inst.right == "C" else (inst.strike - spot)
-            exercised = intrinsic >= 0.01
-            stock_delta = 0.0
-            if exercised:
-                # a long call buys stock, a long put sells it; shorts are assigned the reverse
-                per_contract = inst.factor if inst.right == "C" else -inst.factor
-                stock_delta = qty * per_contract
-                self.apply_fill(stock(inst.symbol), stock_delta, inst.strike, 0.0)
-            self.apply_fill(inst, -qty, 0.0, 0.0)
-            outcomes.append(ExpiryOutcome(inst, qty, exercised, stock_delta))
+            outcomes.append(self.settle(pos, exercised=intrinsic >= 0.01))
         return outcomes
+
+    def settle(self, pos: Position, exercised: bool) -> ExpiryOutcome:
+        """Take an option position off the book: exercised or assigned into stock at the strike,
+        or lapsed."""
+        inst = pos.instrument
+        qty = pos.position
+        stock_delta = 0.0
+        if exercised:
+            # a long call buys stock, a long put sells it; shorts are assigned the reverse
+            per_contract = inst.factor if inst.right == "C" else -inst.factor
+            stock_delta = qty * per_contract
+            self.apply_fill(stock(inst.symbol), stock_delta, inst.strike, 0.0)
+        self.apply_fill(inst, -qty, 0.0, 0.0)
+        return ExpiryOutcome(inst, qty, exercised, stock_delta)

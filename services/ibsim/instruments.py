@@ -15,6 +15,9 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from shared.domain import calendar
+from shared.domain.calendar import expiry_close
+
 NEW_YORK = ZoneInfo("America/New_York")
 
 # real IB conIds, so logs read like the real thing; unknown symbols get a derived id
@@ -25,6 +28,8 @@ OPTION_CON_ID_BASE = 700_000_000
 # after simulated weeks have passed (the chain is listed once, at start)
 WEEKLY_HORIZON_DAYS = 120
 MONTHLY_HORIZON_DAYS = 300  # inside the calendar library's default one-year range
+# daily (and Mon/Wed/Fri) expiries are listed a few weeks out, as the exchanges list SPY's
+SHORT_DATED_HORIZON_DAYS = 35
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,25 +70,30 @@ def previous_session(day: dt.date) -> dt.date:
     return xnys().date_to_session(pd.Timestamp(day), direction="previous").date()
 
 
-def expiry_close(expiry: dt.date) -> dt.datetime:
-    """When an option stops trading: 16:00 New York on its expiry date, as UTC."""
-    return dt.datetime.combine(expiry, dt.time(16, 0), NEW_YORK).astimezone(dt.UTC)
+def listed_expiries(today: dt.date, rule: str = "weekly") -> list[dt.date]:
+    """The expiries an underlying lists on ``today`` under its listing ``rule``.
 
-
-def listed_expiries(today: dt.date) -> list[dt.date]:
-    """Weekly Fridays for ~4 months and monthly third Fridays out ~10 months.
-
-    A Friday that is a holiday expires on the session before it, as listed options do.
+    Every rule lists monthly third Fridays out ~10 months; "weekly" adds every Friday for ~4
+    months, "mwf" also Mondays and Wednesdays and "daily" every session for the next weeks. A
+    Friday that is a holiday expires on the session before it, as listed options do; a short-
+    dated Monday or Wednesday that is a holiday is not listed.
     """
     out: set[dt.date] = set()
-    day = today + dt.timedelta(days=(4 - today.weekday()) % 7)
-    while (day - today).days <= MONTHLY_HORIZON_DAYS:
-        third_friday = 15 <= day.day <= 21
-        if (day - today).days <= WEEKLY_HORIZON_DAYS or third_friday:
+    short_days = {"daily": range(5), "mwf": (0, 2, 4)}.get(rule, ())
+    for offset in range(MONTHLY_HORIZON_DAYS + 1):
+        day = today + dt.timedelta(days=offset)
+        friday = day.weekday() == 4
+        short_dated = offset <= SHORT_DATED_HORIZON_DAYS and day.weekday() in short_days
+        if short_dated and calendar.is_session(day):
+            out.add(day)
+            continue
+        listed = (friday and 15 <= day.day <= 21) or (
+            friday and rule != "monthly" and offset <= WEEKLY_HORIZON_DAYS
+        )
+        if listed:
             expiry = previous_session(day)
             if expiry >= today:
                 out.add(expiry)
-        day += dt.timedelta(days=7)
     return sorted(out)
 
 
@@ -145,8 +155,10 @@ class Chain:
         return con_id - self.contracts[0].con_id
 
 
-def build_chain(symbol: str, spot: float, today: dt.date, first_con_id: int) -> Chain:
-    expiries = listed_expiries(today)
+def build_chain(
+    symbol: str, spot: float, today: dt.date, first_con_id: int, rule: str = "weekly"
+) -> Chain:
+    expiries = listed_expiries(today, rule)
     strikes = strike_grid(spot)
     contracts: list[Instrument] = []
     closes: list[float] = []

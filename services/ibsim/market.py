@@ -3,7 +3,8 @@
 Time is discrete and reproducible: every ``step()`` moves simulated time by
 ``tick_interval_s * time_speed`` seconds and draws one set of random numbers, so the same seed
 and the same sequence of calls give the same prices whatever the wall clock does. ``advance``
-jumps time in one draw (for DTE rules and expiries in seconds of wall time).
+jumps time in one draw (for DTE rules and expiries in seconds of wall time). Prices tick around
+the clock; every session open crossed adds a seeded overnight gap (``open_gap_pct``).
 
 The IV surface: the 30-day at-the-money IV of an underlying is ``VIX/100 x beta`` (times any
 shock); the term structure is in contango when VIX is below 20 and inverted above it; the skew
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from services.ibsim import hours
 from services.ibsim.instruments import (
     NEW_YORK,
     OPTION_CON_ID_BASE,
@@ -113,7 +115,13 @@ class Market:
         today = self.now.astimezone(NEW_YORK).date()
         for n, (symbol, price) in enumerate(config.symbols.items()):
             und = Underlying(stock(symbol), price, price)
-            und.chain = build_chain(symbol, price, today, OPTION_CON_ID_BASE + n * CHAIN_SPACING)
+            und.chain = build_chain(
+                symbol,
+                price,
+                today,
+                OPTION_CON_ID_BASE + n * CHAIN_SPACING,
+                config.expiry_rules.get(symbol, "weekly"),
+            )
             self.underlyings[symbol] = und
             self.instruments[und.instrument.con_id] = und.instrument
             for contract in und.chain.contracts:
@@ -156,6 +164,14 @@ class Market:
 
     def _evolve(self, seconds: float) -> None:
         dt_years = seconds / SECONDS_PER_YEAR
+        gaps = hours.opens_between(self.now, self.now + dt.timedelta(seconds=seconds))
+        if gaps and self._config.open_gap_pct > 0:
+            # news between two sessions lands at the open: one extra draw per open crossed
+            size = self._config.open_gap_pct * math.sqrt(gaps)
+            for symbol, z in zip(
+                self._symbols, self._rng.standard_normal(len(self._symbols)), strict=True
+            ):
+                self.underlyings[symbol].price *= math.exp(size * z)
         shocks = self._rng.standard_normal(len(self._symbols) + 1)
         vol = self._config.annual_vol
         drift = (self._config.annual_drift - 0.5 * vol * vol) * dt_years

@@ -11,7 +11,10 @@ Matching is against the simulated quotes, re-checked on every market change:
 - quantities above ``partial_fill_above`` fill in two parts, on two market changes;
 - a fill cancels the rest of its OCA group; bracket children (``parentId``) wait until the
   parent is transmitted and filled, and cancel each other as one OCA group;
-- an order placed with ``transmit=False`` is held until a child with ``transmit=True`` arrives.
+- an order placed with ``transmit=False`` is held until a child with ``transmit=True`` arrives;
+- nothing fills outside the regular session (``hours``): an order released then stays
+  PreSubmitted until the open, with IB's warning 399; a DAY order ends at the close of the
+  session it works in.
 
 Events go to an ``OrderListener`` (the simulator), which turns them into wire messages.
 """
@@ -24,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from services.ibsim.instruments import NEW_YORK, Instrument
+from services.ibsim import hours
+from services.ibsim.instruments import Instrument
 from services.ibsim.market import Market
 from services.ibsim.requests import ContractSpec, OrderRequest
 
@@ -94,6 +98,7 @@ class SimOrder:
     last_fill_price: float = 0.0
     why_held: str = ""
     stop_triggered: bool = False
+    held_for_open: bool = False  # transmitted outside the session: waits for the open
     executions: list[Execution] = field(default_factory=list)
 
     @property
@@ -117,6 +122,8 @@ class OrderListener(Protocol):
     def order_changed(self, order: SimOrder) -> None: ...
 
     def order_filled(self, order: SimOrder, executions: list[Execution]) -> None: ...
+
+    def order_message(self, order: SimOrder, code: int, text: str) -> None: ...
 
 
 def commission_for(instrument: Instrument, qty: float) -> float:
@@ -156,6 +163,14 @@ def natural_prices(market: Market, order: SimOrder) -> tuple[float, list[float]]
     return round(total, 2), leg_prices
 
 
+def _describe(order: SimOrder) -> str:
+    """The order as IB's order messages name it: ``BUY 1 SPY SMART``."""
+    inst = order.instrument
+    name = inst.local_symbol if inst.is_option else inst.symbol
+    qty = f"{order.total_qty:g}"
+    return f"{order.action} {qty} {name} {inst.exchange}"
+
+
 def _is_off_tick(price: float | None) -> bool:
     return price is not None and abs(price / PRICE_TICK - round(price / PRICE_TICK)) > 1e-6
 
@@ -169,11 +184,13 @@ class OrderBook:
         listener: OrderListener,
         resolve: Callable[[ContractSpec], Instrument],
         partial_fill_above: int = 0,
+        regular_hours_only: bool = True,
     ) -> None:
         self._market = market
         self._listener = listener
         self._resolve = resolve
         self.partial_fill_above = partial_fill_above
+        self.regular_hours_only = regular_hours_only
         self.orders: dict[tuple[int, int], SimOrder] = {}
         self._next_perm_id = 1_000_001
         self._next_exec = 1
@@ -280,6 +297,16 @@ class OrderBook:
             order.status, order.why_held = "PreSubmitted", "child"
             self._listener.order_changed(order)
             return
+        if self._closed():
+            first = not order.held_for_open
+            order.status, order.why_held, order.held_for_open = "PreSubmitted", "", True
+            self._listener.order_changed(order)
+            if first:
+                opening = hours.next_open(self._market.now)
+                text = hours.held_until_open_text(_describe(order), opening)
+                self._listener.order_message(order, 399, text)
+            return
+        order.held_for_open = False
         order.status, order.why_held = "Submitted", ""
         self._listener.order_changed(order)
         self.check(order)
@@ -318,23 +345,31 @@ class OrderBook:
                 self._set_cancelled(order)
 
     def expire_day_orders(self) -> None:
-        """Cancel DAY orders still working at 16:00 New York on the day they were placed."""
+        """Cancel DAY orders still working at the close of the session they work in (the
+        session they were placed in, or the next one when they arrived after its close)."""
         now = self._market.now
         for order in list(self.orders.values()):
             if order.tif != "DAY" or order.status in DONE or order.placed_at is None:
                 continue
-            placed_day = order.placed_at.astimezone(NEW_YORK).date()
-            if now >= dt.datetime.combine(placed_day, dt.time(16, 0), NEW_YORK):
+            if now >= hours.day_order_close(order.placed_at):
                 self._set_cancelled(order)
 
+    def _closed(self) -> bool:
+        return self.regular_hours_only and not hours.in_session(self._market.now)
+
     def check_all(self) -> None:
-        """Re-check every working order against the current quotes (called on each tick)."""
+        """Re-check every working order against the current quotes (called on each tick);
+        at the open, orders held for it go to the exchange."""
+        if self._closed():
+            return
         for order in list(self.orders.values()):
-            if order.status == "Submitted":
+            if order.held_for_open and order.status == "PreSubmitted":
+                self._release(order)
+            elif order.status == "Submitted":
                 self.check(order)
 
     def check(self, order: SimOrder) -> None:
-        if order.status != "Submitted" or order.remaining <= 0:
+        if order.status != "Submitted" or order.remaining <= 0 or self._closed():
             return
         natural, leg_prices = natural_prices(self._market, order)
         if math.isnan(natural) or not self._marketable(order, natural):

@@ -18,7 +18,9 @@ Example (``after_s`` is simulated seconds after the scenario is loaded)::
     price = 480.0
 
 Steps run in time order on the first market change at or after their time; a step may hold
-several actions, applied in the order price, jump_pct, shock_iv, set_vix, advance_s.
+several actions, applied in the order price, jump_pct, shock_iv, set_vix, advance_s,
+advance_sessions. ``advance_sessions = 14`` jumps to the same New York time of day 14 trading
+sessions later, so a demo that lets weeks pass lands inside a session and keeps trading.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 import msgspec
 
 from services.ibsim.market import Market
+from shared.domain.calendar import NEW_YORK, next_session_open, trading_date
 
 
 class ScenarioStep(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -40,6 +43,7 @@ class ScenarioStep(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     shock_iv: float | None = None
     set_vix: float | None = None
     advance_s: float | None = None  # jump simulated time (days pass in a demo)
+    advance_sessions: int | None = None  # jump to this time of day, that many sessions on
 
     def apply(self, market: Market) -> None:
         if self.price is not None:
@@ -52,11 +56,22 @@ class ScenarioStep(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             market.set_vix(self.set_vix)
         if self.advance_s is not None:
             market.advance(self.advance_s)
+        if self.advance_sessions is not None:
+            market.advance(sessions_later(market.now, self.advance_sessions) - market.now)
 
     def _symbol(self) -> str:
         if not self.symbol:
             raise ValueError("a price step needs a symbol")
         return self.symbol
+
+
+def sessions_later(now: dt.datetime, sessions: int) -> dt.datetime:
+    """The same New York time of day, ``sessions`` trading sessions after ``now``'s date."""
+    local = now.astimezone(NEW_YORK)
+    day = local.date()
+    for _ in range(sessions):
+        day = trading_date(next_session_open(dt.datetime.combine(day, dt.time(23, 59), NEW_YORK)))
+    return dt.datetime.combine(day, local.time(), NEW_YORK).astimezone(dt.UTC)
 
 
 class ScenarioFile(msgspec.Struct, forbid_unknown_fields=True):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Mapping
@@ -29,15 +30,16 @@ from typing import Any
 import pandas as pd
 
 from services.ibsim import messages as m
-from services.ibsim.account import Account, Position
+from services.ibsim.account import Account, ExpiryOutcome, Position
 from services.ibsim.control import start_control
+from services.ibsim.dividends import assignment_eves
 from services.ibsim.history import SymbolHistory, build_history
 from services.ibsim.instruments import (
     NEW_YORK,
     Chain,
     Instrument,
-    expiry_close,
     previous_session,
+    stock,
     xnys,
 )
 from services.ibsim.market import IV_BETA, Market
@@ -47,6 +49,7 @@ from services.ibsim.scenario import Scenario, load_scenario, scenario_path
 from services.ibsim.session import Session, UnknownContract
 from shared.clock import Clock, WallClock
 from shared.config import SimConfig
+from shared.domain.calendar import expiry_close
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,13 @@ class Simulator:
         start = parse_start(config, clock or WallClock())
         self.market = Market(config, start)
         self.account = Account(config.account, config.net_liquidation)
-        self.book = OrderBook(self.market, self, self.resolve, config.partial_fill_above)
+        self.book = OrderBook(
+            self.market,
+            self,
+            self.resolve,
+            config.partial_fill_above,
+            regular_hours_only=config.regular_hours_only,
+        )
         self._start_iv = self.market.snapshot_atm_iv()
         self._start_prices = dict(config.symbols)
         self._start_session = previous_session(start.astimezone(NEW_YORK).date())
@@ -113,6 +122,8 @@ class Simulator:
         self._control: contextlib.AsyncExitStack | None = None
         self._changing = False
         self._change_again = False
+        self._settlement_count = 0
+        self._assigned_through = self.market.now
         self.market.on_change(self._on_market_change)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -217,7 +228,10 @@ class Simulator:
         if spec.con_id:
             inst = market.instruments.get(spec.con_id)
             ok = inst is not None and spec.sec_type in ("", inst.sec_type)
-            return [inst] if ok and inst is not None else []
+            # IB keeps no expired options: their conIds are unknown (error 200)
+            if not ok or inst is None or _expired(inst, market.now):
+                return []
+            return [inst]
         if spec.sec_type == "IND":
             vix = market.vix_instrument
             return [vix] if spec.symbol == vix.symbol else []
@@ -228,7 +242,8 @@ class Simulator:
             return [und.instrument]
         if spec.sec_type != "OPT" or und.chain is None:
             return []
-        return [c for c in und.chain.contracts if _option_matches(c, spec)]
+        matches = [c for c in und.chain.contracts if _option_matches(c, spec)]
+        return [c for c in matches if not _expired(c, market.now)]
 
     def resolve(self, spec: ContractSpec) -> Instrument:
         matches = self.resolve_all(spec)
@@ -244,8 +259,13 @@ class Simulator:
         return LONG_NAMES.get(inst.symbol, inst.symbol), 0
 
     def chain(self, symbol: str) -> Chain | None:
+        """The chain as listed now: expired expiries are gone from it."""
         und = self.market.underlyings.get(symbol)
-        return und.chain if und is not None else None
+        if und is None or und.chain is None:
+            return None
+        now = self.market.now
+        live = [e for e in und.chain.expiries if expiry_close(e) > now]
+        return dataclasses.replace(und.chain, expiries=live)
 
     def history(self, inst: Instrument) -> SymbolHistory:
         """Daily history for reqHistoricalData (VIX derives from the first symbol's IV)."""
@@ -287,6 +307,11 @@ class Simulator:
         session.send(m.order_status(order))
         if order.status == "Cancelled":
             session.send(m.error(order.order_id, 202, "Order Canceled - reason:"))
+
+    def order_message(self, order: SimOrder, code: int, text: str) -> None:
+        session = self._sessions.get(order.client_id)
+        if session is not None:
+            session.send(m.error(order.order_id, code, text))
 
     def order_filled(self, order: SimOrder, executions: list[Execution]) -> None:
         booked = [e for e in executions if not e.is_combo_summary]
@@ -341,6 +366,7 @@ class Simulator:
         if self._scenario is not None:
             self._scenario.apply_due(self.market)
         self._settle_expiries()
+        self._assign_early()
         self.book.expire_day_orders()
         self.book.check_all()
         for session in list(self._sessions.values()):
@@ -363,7 +389,89 @@ class Simulator:
                 if o.exercised:
                     stock_id = self.market.underlyings[o.option.symbol].instrument.con_id
                     changed.append(self.account.positions[stock_id])
+                self._report_settlement(o, now)
             self._broadcast_positions(changed)
+
+    def _assign_early(self) -> None:
+        """On the eve of an ex-dividend date, assign short ITM calls worth less in time value
+        than the dividend (their holders exercise to collect it)."""
+        start, now = self._assigned_through, self.market.now
+        self._assigned_through = now
+        if not self.config.early_assignment or now <= start:
+            return
+        changed: list[Position] = []
+        for symbol, dividend in self.config.dividends.items():
+            if symbol not in self.market.underlyings:
+                continue
+            if not assignment_eves(dividend, start, now):
+                continue
+            spot = self.market.underlying_price(symbol)
+            for pos in self.account.open_positions():
+                inst = pos.instrument
+                if inst.symbol != symbol or inst.right != "C" or pos.position >= 0:
+                    continue
+                if _expired(inst, now) or spot - inst.strike < 0.01:
+                    continue
+                time_value = self.market.price_of(inst) - (spot - inst.strike)
+                if time_value >= dividend.amount:
+                    continue
+                outcome = self.account.settle(pos, exercised=True)
+                self._report_settlement(outcome, now)
+                changed += [
+                    pos,
+                    self.account.positions[self.market.underlyings[symbol].instrument.con_id],
+                ]
+        if changed:
+            self._broadcast_positions(changed)
+
+    def _report_settlement(self, outcome: ExpiryOutcome, now: dt.datetime) -> None:
+        """Send an exercise, assignment or lapse as IB books it: executions of no API order
+        (orderId 0) closing the option at 0 and, when exercised, moving the stock at the
+        strike, to every client; positions and account values follow."""
+        option = outcome.option
+        record = SimOrder(
+            client_id=0,
+            order_id=0,
+            perm_id=0,
+            instrument=option,
+            legs=[],
+            action="SELL" if outcome.qty > 0 else "BUY",
+            total_qty=abs(outcome.qty),
+            order_type="",
+            lmt_price=None,
+            aux_price=None,
+            tif="",
+            oca_group="",
+            oca_type=0,
+            account=self.account.account_id,
+            order_ref="",
+            transmit=True,
+            parent_id=0,
+            spec=ContractSpec(con_id=option.con_id),
+            status="Filled",
+        )
+        legs = [(option, -outcome.qty, 0.0)]
+        if outcome.exercised:
+            legs.append((stock(option.symbol), outcome.stock_delta, option.strike))
+        executions = []
+        for inst, signed, price in legs:
+            self._settlement_count += 1
+            executions.append(
+                Execution(
+                    exec_id=f"0000e0d5.{self._settlement_count:08x}.02.01",
+                    time=now,
+                    instrument=inst,
+                    side="BOT" if signed > 0 else "SLD",
+                    shares=abs(signed),
+                    price=price,
+                    cum_qty=abs(signed),
+                    avg_price=price,
+                )
+            )
+        for session in list(self._sessions.values()):
+            for ex in executions:
+                session.send(m.exec_details(-1, record, ex, self.account.account_id))
+                session.send(m.commission_report(ex))
 
     def load_scenario(self, path: str | Path) -> Scenario:
         """Play a TOML scenario from now on (see ``scenario.py`` for the format)."""

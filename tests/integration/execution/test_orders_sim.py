@@ -66,6 +66,8 @@ async def built(h: Harness, sid: str, offset: float = 0.0, quantity: int = 2) ->
 
 async def test_built_condor_is_one_bag_order_filled_with_per_leg_prices(harness: Harness):
     ev = await built(harness, "ic-1")
+    # the walk ends at the natural price of the build: a market a cent away would never fill it
+    harness.sim.market.pause()
     await harness.flows.entries.on_strategy_built(ev)
     await harness.flows.entries.on_strategy_built(ev)  # the same command delivered twice
     fill = await harness.wait_for(OrderStatusChanged, status=OrderStatus.FILLED)
@@ -135,11 +137,16 @@ async def open_condor(h: Harness, sid: str, quantity: int = 2) -> None:
     ev = StrategyBuilt(
         **{**{f: getattr(ev, f) for f in ev.__struct_fields__}, "limit_price": ev.worst_price}
     )
-    await h.flows.entries.on_strategy_built(ev)
-    await h.wait_for(OrderStatusChanged, strategy_id=sid, status=OrderStatus.FILLED)
-    await h.wait_for(OrderFilled, strategy_id=sid)
-    while h.book.get(sid).working is not None:  # noqa: ASYNC110 - the order's end
-        await asyncio.sleep(0.02)
+    # a limit at the natural price never fills once the market ticks a cent away from it
+    h.sim.market.pause()
+    try:
+        await h.flows.entries.on_strategy_built(ev)
+        await h.wait_for(OrderStatusChanged, strategy_id=sid, status=OrderStatus.FILLED)
+        await h.wait_for(OrderFilled, strategy_id=sid)
+        while h.book.get(sid).working is not None:  # noqa: ASYNC110 - the order's end
+            await asyncio.sleep(0.02)
+    finally:
+        h.sim.market.resume()
 
 
 async def test_reduce_then_close_produce_the_right_combos_and_exit_events(harness: Harness):

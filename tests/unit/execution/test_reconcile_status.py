@@ -36,6 +36,12 @@ def test_ib_statuses_map_to_project_statuses():
     assert error_kind(2104) is ErrorKind.INFO
 
 
+def test_an_order_held_until_the_open_is_neither_refused_nor_chatter():
+    # 399 "Order Message: ... will not be placed at the exchange until <open>": still working
+    assert error_kind(399) is ErrorKind.ORDER_HELD
+    assert order_status("ValidationError", 0, 2) is OrderStatus.SUBMITTED  # ib_async's mark
+
+
 def test_conflation_keeps_the_latest_value_per_instrument_at_the_rate():
     c: Conflator[int, float] = Conflator(max_rate_hz=2)
     for i in range(100):
