@@ -29,6 +29,7 @@ import pandas as pd
 from services.ibsim import messages as m
 from services.ibsim.account import Account, Position
 from services.ibsim.control import start_control
+from services.ibsim.fills import FillModel
 from services.ibsim.history import SymbolHistory, build_history
 from services.ibsim.instruments import (
     NEW_YORK,
@@ -96,7 +97,7 @@ class Simulator:
         start = parse_start(config, clock or WallClock())
         self.market = Market(config, start)
         self.account = Account(config.account, config.net_liquidation)
-        self.book = OrderBook(self.market, self, self.resolve, config.partial_fill_above)
+        self.book = OrderBook(self.market, self, self.resolve, FillModel(config))
         self._start_iv = self.market.snapshot_atm_iv()
         self._start_prices = dict(config.symbols)
         self._start_session = previous_session(start.astimezone(NEW_YORK).date())
@@ -291,12 +292,14 @@ class Simulator:
             )
         session = self._sessions.get(order.client_id)
         if session is not None:
-            session.send(m.open_order(order))
-            session.send(m.order_status(order))
+            # as a gateway does: the executions and their commissions before the status that
+            # counts them, so a client seeing "Filled" already holds the fills
             for ex in executions:
                 session.send(m.exec_details(-1, order, ex, self.account.account_id))
             for ex in booked:
                 session.send(m.commission_report(ex))
+            session.send(m.open_order(order))
+            session.send(m.order_status(order))
         self._broadcast_positions([self.account.positions[e.instrument.con_id] for e in booked])
 
     def positions(self) -> list[Position]:
