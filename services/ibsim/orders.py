@@ -26,7 +26,8 @@ gateway's own lines as ib_insync users logged them):
   original order."; the order keeps working unchanged;
 - a cancel of an order that ended: 10148 "OrderId <id> that needs to be cancelled cannot be
   cancelled, state: <status>."; of an id never seen: 10147 "... is not found.";
-- a risk refusal (``reject_next``): 201 and the order is Inactive.
+- a risk refusal (``reject_next``): 201 and the order is Inactive; of a modify
+  (``reject_next_modify``): 201 and the order works on unchanged.
 A cancel goes PendingCancel, then Cancelled.
 
 Events go to an ``OrderListener`` (the simulator), which turns them into wire messages.
@@ -233,6 +234,7 @@ class OrderBook:
         self._next_perm_id = 1_000_001
         self._next_exec = 1
         self.reject_next: str | None = None
+        self.reject_next_modify: str | None = None
 
     def place(self, client_id: int, req: OrderRequest) -> SimOrder:
         """Accept a new order or modify an existing one; raises OrderRejected."""
@@ -315,6 +317,9 @@ class OrderBook:
             raise OrderRejected(105, "Order being modified does not match original order.", order)
         if _is_off_tick(req.lmt_price) or _is_off_tick(req.aux_price):
             raise OrderRejected(110, OFF_TICK, order)
+        if self.reject_next_modify is not None:
+            reason, self.reject_next_modify = self.reject_next_modify, None
+            raise OrderRejected(201, f"Order rejected - reason:{reason}", order)
         if req.total_quantity < order.filled:
             raise OrderRejected(
                 201, "Order rejected - reason:Quantity below the filled amount", order

@@ -274,6 +274,10 @@ class Simulator:
     def reject_next_order(self, reason: str = "Rejected by the simulator") -> None:
         self.book.reject_next = reason
 
+    def reject_next_modify(self, reason: str = "Rejected by the simulator") -> None:
+        """Refuse the next modify of a working order with 201; the order works on unchanged."""
+        self.book.reject_next_modify = reason
+
     def order_changed(self, order: SimOrder) -> None:
         session = self._sessions.get(order.client_id)
         if session is None:
