@@ -217,8 +217,11 @@ async def test_alternative_entries_in_one_oca_group_cancel_each_other_at_the_bro
     resting = await built(harness, "oca-b", offset=1.0)
     resting = msgspec.structs.replace(resting, oca_group="alt-1", worst_price=resting.limit_price)
     marketable = await built(harness, "oca-a")
+    # a quarter beyond the natural of when it was built: marketable still when the market
+    # has moved a few ticks by the time it arrives (it fills at the natural of then)
+    beyond = round(marketable.worst_price - 0.25, 2)
     marketable = msgspec.structs.replace(
-        marketable, oca_group="alt-1", limit_price=marketable.worst_price
+        marketable, oca_group="alt-1", limit_price=beyond, worst_price=beyond
     )
     await harness.flows.entries.on_strategy_built(resting)
     await harness.flows.entries.on_strategy_built(marketable)
