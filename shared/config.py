@@ -188,7 +188,9 @@ class SimConfig(Section):
     time_speed: float = 1.0
     start_time: str | None = None  # ISO time; None: the next regular-session open + 1 h
     control_enabled: bool = False  # the v6.sim.> control channel; never on for a real gateway
-    partial_fill_above: int = 0  # quantities above this fill in two parts; 0 = never
+    # above this many units an order fills in parts of 1..this many whole units, one part per
+    # market change, as the size shown at a price is limited; 0 = all at once
+    partial_fill_above: int = 0
     account: str = "DU1234567"
     net_liquidation: float = 1_000_000.0
     # a scenario file to play from the start: a path, or the name of one shipped with the
@@ -219,7 +221,22 @@ class SimConfig(Section):
         }
     )
 
+    # the fill model of resting limits (services/ibsim/fills.py). A limit inside the spread
+    # fills at its limit with a chance per simulated second of
+    # fill_rate_per_s x depth^fill_rate_exponent x (1 + rested_s / fill_rest_ramp_s), depth
+    # being 0 at the mid and 1 at the natural; a limit at or beyond the natural fills at once.
+    # fill_inside_spread false: only marketable limits fill, at the natural (a test that needs
+    # a fill to come exactly when its walk reaches the natural)
+    fill_inside_spread: bool = True
+    fill_rate_per_s: float = 0.02
+    fill_rate_exponent: float = 2.0
+    fill_rest_ramp_s: float = 60.0
+
     def __post_init__(self) -> None:
+        _check(self.fill_rate_per_s >= 0, "sim.fill_rate_per_s", "must not be negative")
+        _check(self.fill_rate_exponent > 0, "sim.fill_rate_exponent", "must be positive")
+        _check(self.fill_rest_ramp_s > 0, "sim.fill_rest_ramp_s", "must be positive")
+        _check(self.partial_fill_above >= 0, "sim.partial_fill_above", "must not be negative")
         for symbol, rule in self.expiry_rules.items():
             _check(
                 rule in EXPIRY_RULES,

@@ -29,7 +29,13 @@ from services.execution.orders import (
     net_prices,
     walk_limits,
 )
-from services.execution.status_map import ErrorKind, error_kind, order_status
+from services.execution.status_map import (
+    ErrorKind,
+    cancelled_by_client,
+    error_kind,
+    order_status,
+    was_accepted,
+)
 from services.execution.translate import BrokerOrder
 from shared.config import OrdersConfig
 from shared.domain.strategy import derive_id
@@ -69,6 +75,8 @@ class WorkingOrder:
     status: OrderStatus = OrderStatus.PENDING_SUBMIT
     reason: str = ""
     rejected: bool = False  # the broker refused it (an error code), whatever status follows
+    # the broker refused a modify or cancel of it: it works on as it is, the walk leaves it
+    change_refused: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
     walk: asyncio.Task[None] | None = None
     # cleared while IB holds the order until the open (399): the walk starts at the open
@@ -238,9 +246,11 @@ class OrderManager:
                 if k == steps:
                     break
                 price = self._walk_price(spec, k)
+                k += 1
+                if wo.change_refused:
+                    continue  # the broker would not move it: it rests where it is
                 if price is not None and price < wo.spec.limit_price - 1e-9:
                     self._modify(wo, price)
-                k += 1
             if self.config.cancel_remaining_after_walk:
                 wo.reason = f"walk ended unfilled after {steps} steps at {wo.spec.limit_price:.2f}"
                 self.cancel(wo)
@@ -308,10 +318,21 @@ class OrderManager:
                     log.info("held until the open", extra={"ref": wo.spec.order_ref})
                     wo.at_exchange.clear()
             return
-        if kind is not ErrorKind.ORDER_REJECTED:
+        if kind not in (ErrorKind.ORDER_REJECTED, ErrorKind.CHANGE_REFUSED):
             return
         for wo in self.working.values():
-            if wo.broker_order_id == req_id and not wo.done.is_set():
+            if wo.broker_order_id != req_id or wo.done.is_set():
+                continue
+            assert wo.broker is not None
+            if kind is ErrorKind.CHANGE_REFUSED or was_accepted(wo.broker.history):
+                # a refused modify or cancel (often one that crossed a fill on the wire): the
+                # order is as the broker has it, and its statuses say what becomes of it
+                log.warning(
+                    "broker refused a change to the order; it stays as it is",
+                    extra={"ref": wo.spec.order_ref, "code": code, "reason": message},
+                )
+                wo.change_refused = True
+            else:
                 wo.reason = f"IB {code}: {message}"
                 wo.rejected = True
                 self._spawn(self._rejected(wo, code, message))
@@ -336,6 +357,13 @@ class OrderManager:
         assert wo.broker is not None
         st = wo.broker
         status = order_status(st.status, st.filled, st.remaining)
+        history = st.history
+        if (
+            status is OrderStatus.CANCELLED
+            and was_accepted(history)
+            and cancelled_by_client(history)
+        ):
+            return  # ib_async's word after a refused change, not the broker's: its status follows
         if wo.rejected and status is OrderStatus.CANCELLED:
             status = OrderStatus.REJECTED  # IB cancels what it refused: a rejection all the same
         if status is wo.status or wo.done.is_set():

@@ -234,6 +234,11 @@ class BrokerOrder:
     def is_done(self) -> bool:
         return self.trade.isDone()
 
+    @property
+    def history(self) -> list[tuple[str, int]]:
+        """(IB status, IB error code or 0) of each entry of the order's log, oldest first."""
+        return [(entry.status, entry.errorCode) for entry in self.trade.log]
+
 
 def execution_from_fill(fill: Fill) -> Execution:
     ex = fill.execution

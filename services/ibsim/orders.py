@@ -1,20 +1,37 @@
 """The order book: limit/market/stop orders on stocks, options and BAG combos.
 
 Matching is against the simulated quotes, re-checked on every market change:
-- a BUY fills when its limit is at or above the ask, a SELL when at or below the bid, at that
+- a BUY whose limit is at or above the ask, a SELL at or below the bid, fills at once at that
   ask/bid (the natural price); market orders fill at once at the natural price;
+- a limit inside the spread may fill at its limit, by the fill model (``fills.py``): the more
+  likely the closer it sits to the natural and the longer it rests. No fill is worse than the
+  limit;
 - a combo's quote is built from its legs in the BAG's own (BUY) terms:
   ``ask = Σ buy-legs ratio·ask - Σ sell-legs ratio·bid`` and
   ``bid = Σ buy-legs ratio·bid - Σ sell-legs ratio·ask``. A credit structure therefore quotes
   negative: "BUY at -1.40" and "SELL the reversed legs at +1.40" are the same trade, as at IB;
-- each leg executes at its own natural price, so the leg prices add up to the combo price;
-- quantities above ``partial_fill_above`` fill in two parts, on two market changes;
+- each leg executes at its own natural price, moved toward its mid by the combo's price
+  improvement, so the leg prices add up to the combo price;
+- quantities above ``partial_fill_above`` fill in parts of whole units, one per market change;
 - a fill cancels the rest of its OCA group; bracket children (``parentId``) wait until the
   parent is transmitted and filled, and cancel each other as one OCA group;
 - an order placed with ``transmit=False`` is held until a child with ``transmit=True`` arrives;
 - nothing fills outside the regular session (``hours``): an order released then stays
   PreSubmitted until the open, with IB's warning 399; a DAY order ends at the close of the
   session it works in.
+
+Refusals answer with IB's own codes and texts (the TWS API's message-code table, and the
+gateway's own lines as ib_insync users logged them):
+- a placeOrder with the id of an order that is no longer working: 104 "Can't modify a filled
+  order." when it repeats the filled order (a modify that came too late), else 103 "Duplicate
+  order ID."; neither creates an order;
+- a modify that changes the contract or the side: 105 "Order being modified does not match
+  original order."; the order keeps working unchanged;
+- a cancel of an order that ended: 10148 "OrderId <id> that needs to be cancelled cannot be
+  cancelled, state: <status>."; of an id never seen: 10147 "... is not found.";
+- a risk refusal (``reject_next``): 201 and the order is Inactive; of a modify
+  (``reject_next_modify``): 201 and the order works on unchanged.
+A cancel goes PendingCancel, then Cancelled.
 
 Events go to an ``OrderListener`` (the simulator), which turns them into wire messages.
 """
@@ -28,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from services.ibsim import hours
+from services.ibsim.fills import FillModel, depth
 from services.ibsim.instruments import Instrument
 from services.ibsim.market import Market
 from services.ibsim.requests import ContractSpec, OrderRequest
@@ -38,15 +56,21 @@ MIN_COMMISSION = 1.0
 PRICE_TICK = 0.01
 WORKING = frozenset({"PreSubmitted", "Submitted"})
 DONE = frozenset({"Filled", "Cancelled", "Inactive", "ApiCancelled"})
+OFF_TICK = "The price does not conform to the minimum price variation for this contract."
 
 
 class OrderRejected(Exception):
-    """The order is refused as IB would: ``code`` is the IB error code (201, 110, 200)."""
+    """A request refused as IB would: ``code`` is the IB error code (201, 110, 103 ...).
 
-    def __init__(self, code: int, message: str) -> None:
+    ``order``: the order whose state follows the error on the wire (a refused modify leaves it
+    working; a refused placement leaves it Inactive); None when no order is concerned.
+    """
+
+    def __init__(self, code: int, message: str, order: SimOrder | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.order = order
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +123,8 @@ class SimOrder:
     why_held: str = ""
     stop_triggered: bool = False
     held_for_open: bool = False  # transmitted outside the session: waits for the open
+    resting_since: dt.datetime | None = None  # working at this limit since (a modify resets it)
+    checked_at: dt.datetime | None = None  # the fill model's last look at it
     executions: list[Execution] = field(default_factory=list)
 
     @property
@@ -146,21 +172,51 @@ def combo_quote(market: Market, legs: list[Leg]) -> tuple[float, float]:
     return round(bid, 2), round(ask, 2)
 
 
-def natural_prices(market: Market, order: SimOrder) -> tuple[float, list[float]]:
-    """The order's natural price and, for combos, each leg's execution price."""
+@dataclass(frozen=True, slots=True)
+class OrderQuote:
+    """An order's prices now: natural and mid, in the order's own terms, and per leg."""
+
+    natural: float
+    mid: float
+    leg_naturals: list[float]
+    leg_mids: list[float]
+
+
+def order_quote(market: Market, order: SimOrder) -> OrderQuote:
     buying = order.action == "BUY"
     if not order.is_combo:
         q = market.quote(order.instrument)
-        return (q.ask if buying else q.bid), []
-    leg_prices = []
-    total = 0.0
+        return OrderQuote((q.ask if buying else q.bid), (q.bid + q.ask) / 2, [], [])
+    naturals, mids = [], []
+    natural = mid = 0.0
     for leg in order.legs:
         q = market.quote(leg.instrument)
         leg_buys = (leg.action == "BUY") == buying
-        price = q.ask if leg_buys else q.bid
-        leg_prices.append(price)
-        total += (1 if leg.action == "BUY" else -1) * leg.ratio * price
-    return round(total, 2), leg_prices
+        sign = 1 if leg.action == "BUY" else -1
+        naturals.append(q.ask if leg_buys else q.bid)
+        mids.append((q.bid + q.ask) / 2)
+        natural += sign * leg.ratio * naturals[-1]
+        mid += sign * leg.ratio * mids[-1]
+    return OrderQuote(round(natural, 2), mid, naturals, mids)
+
+
+def leg_prices_at(order: SimOrder, quote: OrderQuote, price: float) -> list[float]:
+    """Each leg's execution price for a combo fill at ``price``: every leg gives up the same
+    share of its half spread, in cents, and the first single-ratio leg takes the rounding so
+    that the legs add up to ``price`` exactly."""
+    span = quote.natural - quote.mid
+    share = (quote.natural - price) / span if abs(span) > 1e-12 else 0.0
+    prices = [
+        round(nat + share * (mid - nat), 2)
+        for nat, mid in zip(quote.leg_naturals, quote.leg_mids, strict=True)
+    ]
+    signs = [(1 if leg.action == "BUY" else -1) * leg.ratio for leg in order.legs]
+    residual = price - sum(s * p for s, p in zip(signs, prices, strict=True))
+    for i, leg in enumerate(order.legs):
+        if leg.ratio == 1:
+            prices[i] = round(prices[i] + residual / signs[i], 2)
+            break
+    return prices
 
 
 def _describe(order: SimOrder) -> str:
@@ -183,31 +239,50 @@ class OrderBook:
         market: Market,
         listener: OrderListener,
         resolve: Callable[[ContractSpec], Instrument],
-        partial_fill_above: int = 0,
+        fill_model: FillModel,
         regular_hours_only: bool = True,
     ) -> None:
         self._market = market
         self._listener = listener
         self._resolve = resolve
-        self.partial_fill_above = partial_fill_above
+        self.fill_model = fill_model
         self.regular_hours_only = regular_hours_only
         self.orders: dict[tuple[int, int], SimOrder] = {}
         self._next_perm_id = 1_000_001
         self._next_exec = 1
         self.reject_next: str | None = None
+        self.reject_next_modify: str | None = None
 
     def place(self, client_id: int, req: OrderRequest) -> SimOrder:
         """Accept a new order or modify an existing one; raises OrderRejected."""
         existing = self.orders.get((client_id, req.order_id))
         if existing is not None and existing.is_working:
             return self._modify(existing, req)
-        if self.reject_next is not None:
-            reason, self.reject_next = self.reject_next, None
-            raise OrderRejected(201, f"Order rejected - reason:{reason}")
+        if existing is not None:
+            if existing.status == "Filled" and self._same_order(existing, req):
+                raise OrderRejected(104, "Can't modify a filled order.")
+            raise OrderRejected(103, "Duplicate order ID.")
         order = self._new_order(client_id, req)
         self.orders[order.key] = order
+        if self.reject_next is not None:
+            reason, self.reject_next = self.reject_next, None
+            order.status = "Inactive"
+            raise OrderRejected(201, f"Order rejected - reason:{reason}", order)
         self._activate(order)
         return order
+
+    def _same_order(self, order: SimOrder, req: OrderRequest) -> bool:
+        """Whether ``req`` is ``order`` sent again (same contract and side), i.e. a modify."""
+        if req.action != order.action:
+            return False
+        if order.is_combo:
+            legs = {(leg.instrument.con_id, leg.ratio, leg.action) for leg in order.legs}
+            asked = {(leg.con_id, leg.ratio, leg.action) for leg in req.contract.combo_legs}
+            return req.contract.sec_type == "BAG" and legs == asked
+        try:
+            return self._resolve(req.contract).con_id == order.instrument.con_id
+        except LookupError:
+            return False
 
     def _new_order(self, client_id: int, req: OrderRequest) -> SimOrder:
         if req.total_quantity <= 0:
@@ -217,9 +292,7 @@ class OrderBook:
         if req.order_type == "LMT" and req.lmt_price is None:
             raise OrderRejected(201, "Order rejected - reason:A limit order needs a limit price")
         if _is_off_tick(req.lmt_price) or _is_off_tick(req.aux_price):
-            raise OrderRejected(
-                110, "The price does not conform to the minimum price variation for this contract."
-            )
+            raise OrderRejected(110, OFF_TICK)
         legs = [
             Leg(self._resolve(ContractSpec(con_id=leg.con_id)), leg.ratio, leg.action)
             for leg in req.contract.combo_legs
@@ -257,12 +330,19 @@ class OrderBook:
         )
 
     def _modify(self, order: SimOrder, req: OrderRequest) -> SimOrder:
+        if not self._same_order(order, req):
+            raise OrderRejected(105, "Order being modified does not match original order.", order)
         if _is_off_tick(req.lmt_price) or _is_off_tick(req.aux_price):
-            raise OrderRejected(
-                110, "The price does not conform to the minimum price variation for this contract."
-            )
+            raise OrderRejected(110, OFF_TICK, order)
+        if self.reject_next_modify is not None:
+            reason, self.reject_next_modify = self.reject_next_modify, None
+            raise OrderRejected(201, f"Order rejected - reason:{reason}", order)
         if req.total_quantity < order.filled:
-            raise OrderRejected(201, "Order rejected - reason:Quantity below the filled amount")
+            raise OrderRejected(
+                201, "Order rejected - reason:Quantity below the filled amount", order
+            )
+        if req.lmt_price != order.lmt_price:
+            order.resting_since = self._market.now  # a new price queues behind the others
         order.total_qty = req.total_quantity
         order.lmt_price = req.lmt_price
         order.aux_price = req.aux_price
@@ -308,6 +388,7 @@ class OrderBook:
             return
         order.held_for_open = False
         order.status, order.why_held = "Submitted", ""
+        order.resting_since = order.checked_at = self._market.now
         self._listener.order_changed(order)
         self.check(order)
 
@@ -321,11 +402,22 @@ class OrderBook:
             if o.client_id == parent.client_id and o.parent_id == parent.order_id
         ]
 
-    def cancel(self, client_id: int, order_id: int) -> SimOrder | None:
-        """Cancel a working order; None if there is nothing to cancel."""
+    def cancel(self, client_id: int, order_id: int) -> SimOrder:
+        """Cancel a working order (PendingCancel, then Cancelled); raises OrderRejected when
+        there is nothing to cancel."""
         order = self.orders.get((client_id, order_id))
-        if order is None or order.status in DONE:
-            return None
+        if order is None:
+            raise OrderRejected(
+                10147, f"OrderId {order_id} that needs to be cancelled is not found."
+            )
+        if order.status in DONE:
+            raise OrderRejected(
+                10148,
+                f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
+                f"state: {order.status}.",
+            )
+        order.status = "PendingCancel"
+        self._listener.order_changed(order)
         self._set_cancelled(order)
         for child in self._children(order):
             if child.status not in DONE:
@@ -371,13 +463,29 @@ class OrderBook:
     def check(self, order: SimOrder) -> None:
         if order.status != "Submitted" or order.remaining <= 0 or self._closed():
             return
-        natural, leg_prices = natural_prices(self._market, order)
-        if math.isnan(natural) or not self._marketable(order, natural):
+        now = self._market.now
+        elapsed = (now - order.checked_at).total_seconds() if order.checked_at else 0.0
+        order.checked_at = now
+        quote = order_quote(self._market, order)
+        if math.isnan(quote.natural):
             return
-        qty = order.remaining
-        if 0 < self.partial_fill_above < order.total_qty and order.filled == 0:
-            qty = max(math.floor(order.total_qty / 2), 1)
-        self._fill(order, qty, natural, leg_prices)
+        if self._marketable(order, quote.natural):
+            price = quote.natural
+        elif order.order_type == "LMT" and self._fills_inside(order, quote, now, elapsed):
+            assert order.lmt_price is not None
+            price = order.lmt_price
+        else:
+            return
+        legs = leg_prices_at(order, quote, price) if order.is_combo else []
+        self._fill(order, self.fill_model.units(order.remaining), price, legs)
+
+    def _fills_inside(
+        self, order: SimOrder, quote: OrderQuote, now: dt.datetime, elapsed_s: float
+    ) -> bool:
+        assert order.lmt_price is not None and order.resting_since is not None
+        limit_depth = depth(order.lmt_price, quote.mid, quote.natural, order.action == "BUY")
+        rested_s = (now - order.resting_since).total_seconds()
+        return self.fill_model.fills_inside(limit_depth, rested_s, elapsed_s)
 
     def _marketable(self, order: SimOrder, natural: float) -> bool:
         buying = order.action == "BUY"

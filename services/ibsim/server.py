@@ -33,6 +33,7 @@ from services.ibsim import messages as m
 from services.ibsim.account import Account, ExpiryOutcome, Position
 from services.ibsim.control import start_control
 from services.ibsim.dividends import assignment_eves
+from services.ibsim.fills import FillModel
 from services.ibsim.history import SymbolHistory, build_history
 from services.ibsim.instruments import (
     NEW_YORK,
@@ -107,7 +108,7 @@ class Simulator:
             self.market,
             self,
             self.resolve,
-            config.partial_fill_above,
+            FillModel(config),
             regular_hours_only=config.regular_hours_only,
         )
         self._start_iv = self.market.snapshot_atm_iv()
@@ -299,6 +300,10 @@ class Simulator:
     def reject_next_order(self, reason: str = "Rejected by the simulator") -> None:
         self.book.reject_next = reason
 
+    def reject_next_modify(self, reason: str = "Rejected by the simulator") -> None:
+        """Refuse the next modify of a working order with 201; the order works on unchanged."""
+        self.book.reject_next_modify = reason
+
     def order_changed(self, order: SimOrder) -> None:
         session = self._sessions.get(order.client_id)
         if session is None:
@@ -322,12 +327,14 @@ class Simulator:
             )
         session = self._sessions.get(order.client_id)
         if session is not None:
-            session.send(m.open_order(order))
-            session.send(m.order_status(order))
+            # as a gateway does: the executions and their commissions before the status that
+            # counts them, so a client seeing "Filled" already holds the fills
             for ex in executions:
                 session.send(m.exec_details(-1, order, ex, self.account.account_id))
             for ex in booked:
                 session.send(m.commission_report(ex))
+            session.send(m.open_order(order))
+            session.send(m.order_status(order))
         self._broadcast_positions([self.account.positions[e.instrument.con_id] for e in booked])
 
     def positions(self) -> list[Position]:

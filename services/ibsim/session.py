@@ -371,17 +371,22 @@ class Session:
                 m.error(req.order_id, 200, "No security definition has been found for the request")
             )
         except OrderRejected as exc:
-            self.send(m.error(req.order_id, exc.code, exc.message))
+            self._refused(req.order_id, exc)
 
     def _cancel_order(self, fields: list[str]) -> None:
         order_id = parse_req_id(fields)
         assert self.client_id is not None
-        if self._sim.book.cancel(self.client_id, order_id) is None:
-            self.send(
-                m.error(
-                    order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."
-                )
-            )
+        try:
+            self._sim.book.cancel(self.client_id, order_id)
+        except OrderRejected as exc:
+            self._refused(order_id, exc)
+
+    def _refused(self, order_id: int, exc: OrderRejected) -> None:
+        # the error, then the state the refusal left the order in (still working, or Inactive)
+        self.send(m.error(order_id, exc.code, exc.message))
+        if exc.order is not None:
+            self.send(m.open_order(exc.order))
+            self.send(m.order_status(exc.order))
 
     def _req_open_orders(self, fields: list[str]) -> None:
         client = None if fields[0] == "16" or self.client_id == 0 else self.client_id

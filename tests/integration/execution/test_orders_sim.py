@@ -6,9 +6,11 @@ import asyncio
 
 import msgspec
 from fixtures.events import decision
-from fixtures.execution import Harness
+from fixtures.execution import FAST_ORDERS, Harness, build, sim_orders, teardown
+from fixtures.waiting import until
 
 from services.execution.orders import closing_legs, net_prices
+from services.ibsim.orders import order_quote
 from shared.enums import Action, ExitResult, OrderStatus, Right, Severity, StrategyType
 from shared.events import (
     AlertRaised,
@@ -19,6 +21,7 @@ from shared.events import (
     MarketDataUpdated,
     OrderFilled,
     OrderPlaced,
+    OrderRejected,
     OrderStatusChanged,
     StrategyBuilt,
 )
@@ -221,8 +224,11 @@ async def test_alternative_entries_in_one_oca_group_cancel_each_other_at_the_bro
     resting = await built(harness, "oca-b", offset=1.0)
     resting = msgspec.structs.replace(resting, oca_group="alt-1", worst_price=resting.limit_price)
     marketable = await built(harness, "oca-a")
+    # a quarter beyond the natural of when it was built: marketable still when the market
+    # has moved a few ticks by the time it arrives (it fills at the natural of then)
+    beyond = round(marketable.worst_price - 0.25, 2)
     marketable = msgspec.structs.replace(
-        marketable, oca_group="alt-1", limit_price=marketable.worst_price
+        marketable, oca_group="alt-1", limit_price=beyond, worst_price=beyond
     )
     await harness.flows.entries.on_strategy_built(resting)
     await harness.flows.entries.on_strategy_built(marketable)
@@ -232,3 +238,41 @@ async def test_alternative_entries_in_one_oca_group_cancel_each_other_at_the_bro
     )
     assert "walk" not in cancelled.reason  # the broker cancelled it, not the walk's end
     assert harness.book.get("oca-b").status.value == "failed"
+
+
+async def test_a_refused_modify_leaves_the_order_working_and_it_fills_later(sim):
+    # walk steps a second apart: time to look at the order between the refusal and the next
+    harness = await build(sim, orders=msgspec.structs.replace(FAST_ORDERS, walk_interval_s=1.0))
+    try:
+        ev = await built(harness, "ic-refused", offset=1.0)  # far from marketable: walked
+        ev = msgspec.structs.replace(ev, worst_price=ev.limit_price - 0.50)
+        sim.reject_next_modify("the broker will not move it")
+        await harness.flows.entries.on_strategy_built(ev)
+        (order,) = await until(lambda: sim_orders(sim, "ic-refused"), what="the order placed")
+        first_limit = order.lmt_price
+        wo = harness.orders.working[order.order_ref]
+        await until(lambda: wo.change_refused, what="the walk's first modify refused")
+
+        def restated() -> bool:  # ib_async's "Cancelled" after the 201, then IB's own status
+            history = [status for status, _ in wo.broker.history] if wo.broker else []
+            return "Cancelled" in history and history[-1] == "Submitted"
+
+        await until(restated, what="the broker's status after the refusal")
+
+        # IB keeps the order working unchanged; ib_async's own "Cancelled" after the error is
+        # not taken for the broker's word
+        assert order.status == "Submitted" and order.lmt_price == first_limit
+        assert not harness.of(OrderRejected)
+        ended = {OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.FILLED}
+        assert not [e for e in harness.of(OrderStatusChanged) if e.status in ended]
+        assert not wo.done.is_set()
+
+        order.lmt_price = order_quote(sim.market, order).natural  # the market comes to it
+        sim.book.check(order)
+        await harness.wait_for(
+            OrderStatusChanged, strategy_id="ic-refused", status=OrderStatus.FILLED
+        )
+        assert harness.book.get("ic-refused").status.value == "open"
+        assert sim.orders[-1].lmt_price == order.lmt_price  # the walk moved it no more
+    finally:
+        await teardown(harness)

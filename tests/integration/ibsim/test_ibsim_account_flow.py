@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable
 
 import pytest
 from ib_async import IB, LimitOrder, MarketOrder, Option, Stock
@@ -37,6 +38,11 @@ async def test_positions_and_average_cost_follow_fills(ib: IB, sim: Simulator, u
     assert realized < 0  # bought at the ask, sold at the bid, paid commissions
 
 
+async def _margined(values: Awaitable[dict[str, float]]) -> dict[str, float] | None:
+    got = await values
+    return got if got["MaintMarginReq"] > 0 else None
+
+
 async def test_account_summary_and_updates_reflect_fills(ib: IB, sim: Simulator, until):
     sim.market.pause()
     before = {v.tag: float(v.value) for v in await ib.accountSummaryAsync() if v.currency}
@@ -49,7 +55,12 @@ async def test_account_summary_and_updates_reflect_fills(ib: IB, sim: Simulator,
     await until(trade.isDone)
     await until(lambda: any(p.position == -5 for p in ib.portfolio()))
 
-    after = {v.tag: float(v.value) for v in await ib.accountSummaryAsync() if v.currency}
+    async def summary() -> dict[str, float]:
+        return {v.tag: float(v.value) for v in await ib.accountSummaryAsync() if v.currency}
+
+    # ib_async answers from its subscription, whose update may come in a later read than the
+    # portfolio's: wait for the fill to show there
+    after = await until(lambda: _margined(summary()), what="the account summary after the fill")
     assert after["MaintMarginReq"] > 0
     assert after["BuyingPower"] < before["BuyingPower"]
     assert after["TotalCashValue"] > before["TotalCashValue"]  # premium received

@@ -2,7 +2,13 @@ import datetime as dt
 
 from services.execution.conflate import Conflator
 from services.execution.reconcile import FindingKind, book_positions, reconcile
-from services.execution.status_map import ErrorKind, error_kind, order_status
+from services.execution.status_map import (
+    ErrorKind,
+    cancelled_by_client,
+    error_kind,
+    order_status,
+    was_accepted,
+)
 from shared.enums import OrderStatus, Right
 from shared.events import Leg
 
@@ -40,6 +46,22 @@ def test_an_order_held_until_the_open_is_neither_refused_nor_chatter():
     # 399 "Order Message: ... will not be placed at the exchange until <open>": still working
     assert error_kind(399) is ErrorKind.ORDER_HELD
     assert order_status("ValidationError", 0, 2) is OrderStatus.SUBMITTED  # ib_async's mark
+
+
+def test_refused_modifies_and_cancels_are_not_rejections_of_the_order():
+    # 104 modify of a filled order, 105 changed contract, 161/10147/10148 refused cancels
+    for code in (104, 105, 135, 161, 10147, 10148):
+        assert error_kind(code) is ErrorKind.CHANGE_REFUSED
+    assert error_kind(103) is ErrorKind.ORDER_REJECTED  # a duplicate id refuses the placement
+
+
+def test_ib_async_cancelling_an_accepted_order_after_an_error_is_not_the_brokers_word():
+    refused_modify = [("PendingSubmit", 0), ("Submitted", 0), ("Cancelled", 201)]
+    assert was_accepted(refused_modify) and cancelled_by_client(refused_modify)
+    refused_placement = [("PendingSubmit", 0), ("Cancelled", 201)]
+    assert not was_accepted(refused_placement)
+    assert not cancelled_by_client([("Submitted", 0), ("Cancelled", 0)])  # the broker's own
+    assert not cancelled_by_client([("Submitted", 0), ("Cancelled", 202)])
 
 
 def test_conflation_keeps_the_latest_value_per_instrument_at_the_rate():
