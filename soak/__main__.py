@@ -41,6 +41,11 @@ def report(result: Result) -> str:
     files = [("table", "active files", "parquet on disk")] + [
         (name, str(active), str(disk)) for name, (active, disk) in result.files.items()
     ]
+    mb = 1024 * 1024
+    streams = [("stream", "messages", "max messages", "MB", "max MB")] + [
+        (name, str(n), str(max_n), f"{size / mb:.1f}", f"{max_size / mb:.0f}")
+        for name, (n, max_n, size, max_size) in result.streams.items()
+    ]
     verdict = "identical" if not result.differences else f"{len(result.differences)} differ"
     recon = [
         ("broker contracts (sim)", str(result.broker_contracts)),
@@ -55,6 +60,7 @@ def report(result: Result) -> str:
             _table("events by family", families),
             _table("memory (VmRSS)", memory),
             _table("Delta tables", files),
+            _table("JetStream streams", streams),
             _table("reconciliation", [("item", "value"), *recon]),
         ]
     )

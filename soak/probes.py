@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deltalake import DeltaTable
+from nats.aio.client import Client
 from nats.aio.msg import Msg
+
+from shared.bus.streams import STREAMS
 
 
 @dataclass
@@ -83,6 +86,22 @@ def table_files(data_root: Path) -> dict[str, tuple[int, int]]:
         on_disk = sum(1 for _ in table_dir.rglob("*.parquet"))
         out[name] = (len(DeltaTable(str(table_dir)).file_uris()), on_disk)
     return out
+
+
+async def stream_sizes(nc: Client, prefix: str) -> dict[str, tuple[int, int, int, int]]:
+    """Each stream's (messages, max messages, bytes, max bytes), as the server holds them."""
+    js = nc.jetstream()
+    sizes: dict[str, tuple[int, int, int, int]] = {}
+    for spec in STREAMS:
+        info = await js.stream_info(spec.name(prefix))
+        state, config = info.state, info.config
+        sizes[spec.key] = (
+            state.messages,
+            config.max_msgs or -1,
+            state.bytes,
+            config.max_bytes or -1,
+        )
+    return sizes
 
 
 def machine() -> list[tuple[str, str]]:

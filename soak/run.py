@@ -22,7 +22,7 @@ from shared.bus import connect
 from shared.config import Config, load_config
 from shared.domain.calendar import next_session_open, session, trading_date
 from shared.events import EvaluateEntry, PositionClosed, PositionOpened, decode
-from soak.probes import BusTap, MemoryTrace, table_files
+from soak.probes import BusTap, MemoryTrace, stream_sizes, table_files
 from soak.reconcile import book_contracts, broker_contracts, differences
 
 # entry allows one strategy per symbol and expiry with overlapping strikes (risk.conflicting):
@@ -63,6 +63,7 @@ class Result:
     broker_contracts: int
     book_strategies: int
     differences: list[str]
+    streams: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
 
 def _free_port() -> int:
@@ -203,6 +204,7 @@ async def soak(plan: Plan, log_path: Path) -> Result:
                 memory.sample(pids)
                 broker = broker_contracts(sim.account.open_positions())
                 book, strategies = await book_contracts(plan.data_root)
+                streams = await stream_sizes(tap, config.nats.subject_prefix)
             finally:
                 await tap.drain()
                 await supervisor.stop()
@@ -219,4 +221,5 @@ async def soak(plan: Plan, log_path: Path) -> Result:
         broker_contracts=sum(abs(v) for v in broker.values()),
         book_strategies=strategies,
         differences=differences(broker, book),
+        streams=streams,
     )
