@@ -9,29 +9,17 @@ import msgspec
 import pytest
 from fixtures.execution import Harness, sim_orders
 from fixtures.waiting import until
+from test_orders_sim import condor_legs
 
 from services.execution.orders import net_prices
-from shared.enums import Right, StrategyType
-from shared.events import ChainRequested, Leg, OrderDenied, OrderPlaced, StrategyBuilt
+from shared.enums import StrategyType
+from shared.events import OrderDenied, OrderPlaced, StrategyBuilt
 
 
 async def _condor(h: Harness, sid: str) -> StrategyBuilt:
-    """A sane iron condor from the simulator's chain, priced at its mid (the baseline)."""
-    chain = await h.relay.on_chain_requested(
-        ChainRequested(symbol="SPY", min_dte=35, max_dte=60, strikes_around=40)
-    )
-    expiry, spot = chain.expiries[0], chain.underlying_price
-    strikes = sorted(chain.strikes)
-
-    def near(target: float) -> float:
-        return min(strikes, key=lambda k: abs(k - target))
-
-    legs = [
-        Leg(right=Right.PUT, strike=near(spot * 0.95), expiry=expiry, quantity=1),
-        Leg(right=Right.PUT, strike=near(spot * 0.97), expiry=expiry, quantity=-1),
-        Leg(right=Right.CALL, strike=near(spot * 1.03), expiry=expiry, quantity=-1),
-        Leg(right=Right.CALL, strike=near(spot * 1.05), expiry=expiry, quantity=1),
-    ]
+    """A sane iron condor from the simulator's chain, priced at its mid (the baseline); wide
+    enough that a 50-lot's loss is above the default ``orders.max_order_risk``."""
+    legs, _ = await condor_legs(h, strikes_around=40)
     legs = await h.relay.qualify("SPY", legs)
     await h.relay.track("SPY", legs)
     await h.relay.wait_quotes(legs, 3.0)

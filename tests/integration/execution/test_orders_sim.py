@@ -27,9 +27,9 @@ from shared.events import (
 )
 
 
-async def condor_legs(h: Harness) -> tuple[list[Leg], ChainProvided]:
+async def condor_legs(h: Harness, strikes_around: int = 20) -> tuple[list[Leg], ChainProvided]:
     chain = await h.relay.on_chain_requested(
-        ChainRequested(symbol="SPY", min_dte=35, max_dte=60, strikes_around=20)
+        ChainRequested(symbol="SPY", min_dte=35, max_dte=60, strikes_around=strikes_around)
     )
     assert not chain.error, chain.error
     expiry = chain.expiries[0]
