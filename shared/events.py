@@ -303,6 +303,9 @@ class ExitExecuted(Event, frozen=True, kw_only=True):
     new_strategy_id: StrategyId | None = None
     order_refs: list[str] = []
     reason: str = ""
+    # the fills (exec ids) the quantities above already count: a consumer that sees one of
+    # them after this event (orders and exits are separate streams) must not apply it again
+    exec_ids: list[str] = []
 
 
 class BrokerConnectionChanged(Event, frozen=True, kw_only=True):

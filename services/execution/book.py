@@ -38,6 +38,7 @@ class Holding(msgspec.Struct, kw_only=True):
     applied: list[str] = []  # the fills (exec keys) already in ``held``: replays change nothing
     exit_units: int = 0  # units closed by the exit working now (or the last one)
     exit_pnl: float = 0.0  # their realized P&L (currency)
+    exit_fills: list[str] = []  # their fills (exec keys), told with the exit's result
     updated_at: dt.datetime | None = None
 
     @property
@@ -72,12 +73,13 @@ class Holding(msgspec.Struct, kw_only=True):
     def apply_entry_fill(self, units: int, net_price: float, at: dt.datetime) -> None:
         self._adopt(apply_open(self._state(), units, net_price, at).state, at)
 
-    def apply_exit_fill(self, units: int, net_price: float, at: dt.datetime) -> float:
-        """Reduce the holding; returns the realized P&L of these units (currency)."""
+    def apply_exit_fill(self, key: str, units: int, net_price: float, at: dt.datetime) -> float:
+        """Reduce the holding by the fill ``key``; returns the realized P&L of these units."""
         applied = apply_close(self._state(), units, net_price, at)
         self._adopt(applied.state, at)
         self.exit_units += applied.units
         self.exit_pnl += applied.pnl
+        self.exit_fills.append(key)
         return applied.pnl
 
     def move(self, to: StrategyStatus, at: dt.datetime, reason: str | None = None) -> None:
@@ -90,6 +92,7 @@ class Holding(msgspec.Struct, kw_only=True):
         self.exit_seq += 1
         self.exit_units = 0
         self.exit_pnl = 0.0
+        self.exit_fills = []
         self.working_decision = decision_id
         self.move(StrategyStatus.CLOSING, at)
 

@@ -58,7 +58,7 @@ class Brackets:
         now = self.placer.now()
         if h.working_decision != wo.spec.order_ref:
             h.start_exit(wo.spec.order_ref, now)
-        h.apply_exit_fill(fill.units, fill.net, now)
+        h.apply_exit_fill(fill.key, fill.units, fill.net, now)
         await self.placer.save(h)
 
     async def on_done(self, wo: WorkingOrder) -> None:

@@ -71,7 +71,7 @@ class Closer:
     async def on_fill(self, wo: WorkingOrder, fill: Filled) -> None:
         h = self.placer.book.get(wo.spec.strategy_id)
         if h is not None and h.first_time(fill.key):
-            h.apply_exit_fill(fill.units, fill.net, self.placer.now())
+            h.apply_exit_fill(fill.key, fill.units, fill.net, self.placer.now())
             await self.placer.save(h)
 
     async def on_done(self, wo: WorkingOrder) -> None:

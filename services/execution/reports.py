@@ -57,6 +57,7 @@ class ExitReports:
                 new_strategy_id=new_strategy_id,
                 order_refs=refs,
                 reason=reason,
+                exec_ids=list(h.exit_fills),
             )
         )
 

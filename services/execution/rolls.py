@@ -205,7 +205,10 @@ class RollWorkflow:
         at = self.placer.now()
         if old is not None and old.first_time(fill.key):
             old.apply_exit_fill(
-                fill.units, price_within(wo.spec.legs[: wo.spec.closes], fill.legs, fill.net), at
+                fill.key,
+                fill.units,
+                price_within(wo.spec.legs[: wo.spec.closes], fill.legs, fill.net),
+                at,
             )
             await self.placer.save(old)
         if new is not None and new.first_time(fill.key):

@@ -216,6 +216,9 @@ class PositionBook:
         pos = self.positions.get(event.strategy_id)
         if pos is None:
             return None
+        # the quantities below count these fills already: one that arrives after this event
+        # (orders and exits are consumed side by side) is a repeat, not another close
+        pos.exec_ids.extend(k for k in event.exec_ids if k not in pos.exec_ids)
         pos.exit_working = False
         if event.result == ExitResult.REDUCED and pos.status == StrategyStatus.OPEN:
             pos.quantity = max(event.remaining_quantity, 0)

@@ -7,8 +7,8 @@ import pytest
 
 from services.monitor.book import PositionBook
 from shared.domain.strategy import InvalidTransition
-from shared.enums import OrderPurpose, OrderSide, Right, StrategyStatus
-from shared.events import Leg, OrderFilled
+from shared.enums import Action, ExitResult, OrderPurpose, OrderSide, Right, StrategyStatus
+from shared.events import ExitExecuted, Leg, OrderFilled
 
 T0 = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(minutes=5)
@@ -61,3 +61,32 @@ def test_the_monitor_refuses_a_fill_that_would_reopen_a_failed_strategy():
     pos = book.positions["s"]
     assert pos.status is StrategyStatus.FAILED and pos.quantity == 0
     assert "e-2" not in pos.exec_ids  # nothing applied: a redelivery is refused again
+
+
+def test_a_reduce_told_before_its_fill_arrives_is_not_applied_twice():
+    # orders and exits are consumed side by side: the ExitExecuted of a REDUCE (2 -> 1) may
+    # come before the reduce's own fill; that fill must not close the last unit as well
+    book = PositionBook()
+    book.on_order_filled(
+        _fill(
+            "s",
+            "e-1",
+            OrderPurpose.ENTRY,
+            1.0,
+        ),
+        T0,
+    )
+    book.positions["s"].quantity = 2
+    reduced = ExitExecuted(
+        strategy_id="s",
+        action=Action.REDUCE,
+        result=ExitResult.REDUCED,
+        closed_quantity=1,
+        remaining_quantity=1,
+        exec_ids=["r-1"],
+        market_time=T1,
+    )
+    book.on_exit_executed(reduced, T1)
+    assert book.on_order_filled(_fill("s", "r-1", OrderPurpose.REDUCE, -0.4), T1) is None
+    pos = book.positions["s"]
+    assert pos.quantity == 1 and pos.status is StrategyStatus.OPEN
