@@ -25,7 +25,7 @@ from shared.domain.calendar import trading_date
 from shared.domain.chain import OptionChain, strikes_around
 from shared.domain.position import price_within
 from shared.domain.roll import RollDeclined, RollPlan, build_roll
-from shared.domain.strategy import make_strategy, order_ref
+from shared.domain.strategy import make_strategy, naked_short_problems, order_ref, validate
 from shared.enums import Action, OrderPurpose, OrderStatus, StrategyStatus, Urgency
 from shared.errors import Transient
 from shared.events import ChainRequested, DecisionMade, Leg
@@ -75,6 +75,14 @@ class RollWorkflow:
         plan = await self._plan(h, d)
         if isinstance(plan, str):
             await self.reports.failed(h.strategy_id, Action.ROLL, d.decision_id, d.rule, plan)
+            return
+        # the new structure is execution's own build, and still checked like any entry
+        problems = validate(plan.new, trading_date(placer.now()))
+        if not placer.config.allow_naked_shorts:
+            problems += [p for p in naked_short_problems(plan.new.legs) if p not in problems]
+        if problems:
+            why = "roll refused: " + "; ".join(problems)
+            await self.reports.failed(h.strategy_id, Action.ROLL, d.decision_id, d.rule, why)
             return
         new_legs = await placer.md.qualify(h.symbol, list(plan.new.legs))
         new = placer.book.add(

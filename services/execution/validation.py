@@ -75,13 +75,13 @@ def structure_problems(ev: StrategyBuilt, limits: OrdersConfig, today: dt.date) 
         problems.append(
             f"worst price {ev.worst_price:g} is better than the limit {ev.limit_price:g}"
         )
-    for what, price in (("limit", ev.limit_price), ("worst", ev.worst_price)):
-        figures = payoff(ev.legs, price)
-        if not (figures.max_profit > 0 and figures.max_loss > 0):
-            problems.append(
-                f"{what} price {price:g} leaves no risk or no reward: max profit "
-                f"{figures.max_profit:g}, max loss {figures.max_loss:g} per share"
-            )
+    # ``validate`` priced the strategy at its limit; the walk may go down to the worst price
+    figures = payoff(ev.legs, ev.worst_price)
+    if not (figures.max_profit > 0 and figures.max_loss > 0):
+        problems.append(
+            f"worst price {ev.worst_price:g} leaves no risk or no reward: max profit "
+            f"{figures.max_profit:g}, max loss {figures.max_loss:g} per share"
+        )
     if problems:
         return problems
     risk = payoff(ev.legs, ev.worst_price).max_loss * MULTIPLIER * ev.quantity
